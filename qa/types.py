@@ -1,0 +1,105 @@
+"""The vocabulary of the pipeline: Document → Sentence/Chunk → Hit → Answer.
+
+Every record is a frozen dataclass so a stage can never change what an earlier stage produced.
+This module imports nothing else from `qa`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) into a document's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article: its plain text plus where section headings sit inside it."""
+
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    content_hash: str
+    published: str | None = None
+    headings: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a document with its offsets and the section heading above it."""
+
+    doc_id: str
+    idx: int
+    start: int
+    end: int
+    text: str
+    section: str | None = None
+    paragraph: int = 0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences sized for the embedding model; `first`/`last` are sentence indexes."""
+
+    doc_id: str
+    idx: int
+    start: int
+    end: int
+    text: str
+    first: int
+    last: int
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the ranks that produced it."""
+
+    chunk_id: int
+    chunk: Chunk
+    title: str
+    source: str
+    score: float
+    dense_score: float = 0.0
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer: the passage and the offsets of the quoted sentence(s)."""
+
+    id: int
+    title: str
+    source: str
+    text: str
+    start: int
+    end: int
+    score: float
+    passage_start: int
+    section: str | None = None
+    published: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of a conversation."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `ask` returns: a short extractive answer with [n] markers, or an abstention."""
+
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
