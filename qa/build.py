@@ -153,3 +153,55 @@ def index_paths(
     return build_index(
         result.documents, embedder, index_dir, chunk_tokens, batch_size, progress, result.skipped
     )
+
+
+def update_index(
+    embedder: Embedder,
+    index_dir: Path,
+    add: Sequence[Path] = (),
+    remove: Sequence[str] = (),
+    chunk_tokens: int = 256,
+    batch_size: int = 64,
+    max_file_bytes: int = 20_000_000,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Add or replace documents from `add` and drop those under `remove`, keeping the rest."""
+    from qa.errors import BadInput
+
+    old = Index(index_dir)  # raises a clear IndexMissing when there is nothing to update
+    try:
+        existing = [old.load_prepared(doc_id).document for doc_id in old.documents]
+    finally:
+        old.close()
+    keep: list[Document] = []
+    matched: set[str] = set()
+    for doc in existing:
+        hit = next((r for r in remove if _under(doc.source, r)), None)
+        if hit is not None:
+            matched.add(hit)
+        else:
+            keep.append(doc)
+    unmatched = [r for r in remove if r not in matched]
+    if unmatched:
+        raise BadInput(
+            f"no indexed document has source {unmatched[0]!r}; nothing was changed "
+            "(sources are listed by `qa ask --json` and in the index manifest)"
+        )
+    result = load_documents(add, max_file_bytes=max_file_bytes) if add else None
+    if result is not None:
+        new_ids = {d.doc_id for d in result.documents}
+        keep = [d for d in keep if d.doc_id not in new_ids] + result.documents
+    return build_index(
+        keep, embedder, index_dir, chunk_tokens, batch_size, progress,
+        result.skipped if result else [],
+    )  # fmt: skip
+
+
+def _under(source: str, target: str) -> bool:
+    """Is `source` the target itself, or a file inside the target folder?"""
+    if source == target:
+        return True
+    try:
+        return Path(source).resolve().is_relative_to(Path(target).resolve())
+    except (OSError, ValueError):
+        return False

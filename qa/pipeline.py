@@ -13,7 +13,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import BadInput, QAError
 from qa.retrieve import contextualise, retrieve
-from qa.store import Index, current_generation
+from qa.store import Index, current_generation, read_manifest
 from qa.types import Answer, Turn
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,24 @@ def validate(
 class QA:
     """Answers questions over the index in `settings.index_dir`, reloading it when rebuilt."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, require_index: bool = True
+    ) -> None:
         self.settings = settings
+        if require_index:
+            read_manifest(Path(settings.index_dir))  # fail fast, before the slow model load
         self.embedder = embedder or Embedder(settings.embed_model, settings.threads)
-        self._index = self._open()
         self._reload_lock = threading.Lock()
         self._checked = time.monotonic()
+        self._index: Index | None = None
+        self._error: QAError | None = None
+        try:
+            self._index = self._open()
+        except QAError as exc:
+            # A server may start before the first build; it picks the index up when it appears.
+            if require_index:
+                raise
+            self._error = exc
 
     def _open(self) -> Index:
         return Index(
@@ -66,7 +78,17 @@ class QA:
     @property
     def index(self) -> Index:
         """The live index (a new object after a reload; old ones stay valid for their readers)."""
+        if self._index is None:
+            self.maybe_reload(force=True)
+        if self._index is None:
+            assert self._error is not None
+            raise self._error
         return self._index
+
+    @property
+    def ready(self) -> bool:
+        """Whether an index is loaded."""
+        return self._index is not None
 
     def maybe_reload(self, force: bool = False) -> bool:
         """Swap in a rebuilt index if CURRENT moved; never raises, never blocks other readers."""
@@ -78,11 +100,12 @@ class QA:
         try:
             self._checked = now
             gen = current_generation(Path(self.settings.index_dir))
-            if gen is None or gen.name == self._index.generation:
+            if gen is None or (self._index is not None and gen.name == self._index.generation):
                 return False
             try:
                 fresh = self._open()
             except QAError as exc:
+                self._error = exc
                 log.warning("kept the loaded index; the new one failed to load: %s", exc.message)
                 return False
             self._index = fresh
@@ -98,7 +121,7 @@ class QA:
         t0 = time.perf_counter()
         q, k = validate(question, history, top_k, self.settings)
         self.maybe_reload()
-        index = self._index
+        index = self.index
         query = contextualise(q, history)
         vector = self.embedder.embed_query(query.text)
         t1 = time.perf_counter()
@@ -116,7 +139,7 @@ class QA:
 
     def corpus(self) -> dict[str, object]:
         """What is indexed: counts and titles, for the chat page's empty state and /healthz."""
-        idx = self._index
+        idx = self.index
         return {
             "documents": len(idx.documents),
             "chunks": idx.n_chunks,

@@ -6,7 +6,8 @@ This module imports nothing else from `qa`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,12 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The /ask response object, shared by the API and `qa ask --json`."""
+        return {
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [asdict(c) for c in self.citations],
+            "timings_ms": dict(self.timings_ms),
+        }

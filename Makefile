@@ -1,0 +1,50 @@
+# The README's commands. Everything is installed from nothing into .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INDEX_DIR ?= index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test lint index bench browser clean
+
+install: $(STAMP)
+
+# torch first, spelled exactly: that takes the local CPU wheel instead of gigabytes of CUDA.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Debian's chromium for the browser tests (never `playwright install`, which downloads).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+$(INDEX_DIR)/CURRENT: | $(STAMP)
+	$(BIN)/qa index --index-dir $(INDEX_DIR)
+
+index: install
+	$(BIN)/qa index --index-dir $(INDEX_DIR)
+
+run: install $(INDEX_DIR)/CURRENT
+	$(BIN)/qa serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR)
+
+test: install browser lint
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check qa web tests bench
+	$(BIN)/ruff format --check qa web tests bench
+	$(BIN)/mypy qa web
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

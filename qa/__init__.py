@@ -1,0 +1,30 @@
+"""News QA: ask questions of news articles and get extractive answers with exact citations.
+
+The public API: the records, the settings, the errors, and the functions that build and ask.
+"""
+
+from qa.build import BuildReport, build_index, index_paths, update_index
+from qa.config import Settings
+from qa.errors import QAError
+from qa.ingest import bundled_corpus, load_documents
+from qa.pipeline import QA
+from qa.types import Answer, Chunk, Citation, Document, Hit, Sentence, Turn
+
+__all__ = [
+    "QA",
+    "Answer",
+    "BuildReport",
+    "Chunk",
+    "Citation",
+    "Document",
+    "Hit",
+    "QAError",
+    "Sentence",
+    "Settings",
+    "Turn",
+    "build_index",
+    "bundled_corpus",
+    "index_paths",
+    "load_documents",
+    "update_index",
+]

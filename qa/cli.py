@@ -1,0 +1,241 @@
+"""The `qa` command: parse arguments, call the library, print. QAError → message and exit code 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from qa.config import Settings
+from qa.errors import QAError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        index_dir=getattr(args, "index_dir", None),
+        embed_model=getattr(args, "model", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build or update the index."""
+    from qa.build import build_index, index_paths, update_index
+    from qa.embed import Embedder
+    from qa.ingest import bundled_corpus
+
+    settings = _settings(args)
+    progress = _progress_bar(args.quiet)
+    embedder = Embedder(settings.embed_model, settings.threads)
+    if args.add or args.remove:
+        report = update_index(
+            embedder,
+            settings.index_dir,
+            add=[Path(p) for p in args.add],
+            remove=list(args.remove),
+            chunk_tokens=settings.chunk_tokens,
+            batch_size=settings.embed_batch_size,
+            max_file_bytes=settings.max_file_bytes,
+            progress=progress,
+        )
+    else:
+        paths = [Path(p) for p in args.paths] or [bundled_corpus()]
+        if args.full:
+            from qa.ingest import load_documents
+
+            result = load_documents(paths, max_file_bytes=settings.max_file_bytes)
+            report = build_index(
+                result.documents, embedder, settings.index_dir, settings.chunk_tokens,
+                settings.embed_batch_size, progress, result.skipped, incremental=False,
+            )  # fmt: skip
+        else:
+            report = index_paths(
+                paths, embedder, settings.index_dir, settings.chunk_tokens,
+                settings.embed_batch_size, settings.max_file_bytes, progress,
+            )  # fmt: skip
+    progress("done", 1, 1)
+    print(
+        f"Indexed {report.documents} document(s), {report.chunks} chunks, {report.sentences} "
+        f"sentences in {report.seconds:.1f} s into {settings.index_dir}/ "
+        f"(embedded {report.embedded_documents}, reused {report.reused_documents}, "
+        f"removed {report.removed_documents})."
+    )
+    if report.skipped:
+        print(f"Skipped {len(report.skipped)} file(s):")
+        for s in report.skipped:
+            print(f"  {s.source}: {s.reason}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question from the index."""
+    from qa.pipeline import QA
+
+    settings = _settings(args)
+    answer = QA(settings).ask(args.question, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.answer)
+    if answer.citations:
+        print("\nRelated passages:" if answer.abstained else "\nSources:")
+    for c in answer.citations:
+        section = f" — {c.section}" if c.section else ""
+        quote = c.text[c.start - c.passage_start : c.end - c.passage_start]
+        print(f"[{c.id}] {c.title}{section}\n    {c.source} (characters {c.start}-{c.end})")
+        print(f"    “{_clip(quote, 240)}”")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the chat page and the JSON API."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Measure answer quality on a dataset through the same path as /ask."""
+    from qa.evaluate import evaluate, format_report
+
+    settings = _settings(args)
+    report = evaluate(
+        Path(args.dataset),
+        settings,
+        index_dir=Path(args.index_dir) if args.index_dir else None,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
+    print(format_report(report))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        print(f"\nWrote {args.json_out}")
+    return 0
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _progress_bar(quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if quiet:
+            return
+        if stage == "embedding":
+            bar = bars.get(stage)
+            if bar is None:
+                bar = bars[stage] = tqdm(total=total, desc="Embedding", unit="text", file=sys.stderr)
+            bar.update(done - bar.n)
+        else:
+            for bar in bars.values():
+                bar.close()
+            bars.clear()
+
+    return progress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `qa` command, with help for every option."""
+    settings_help = "\n".join(f"  {name:<24} {help_}" for name, _, help_ in Settings.help())
+    parser = argparse.ArgumentParser(
+        prog="qa",
+        description="Ask questions of news articles: hybrid retrieval and extractive answers "
+        "with numbered citations that point at the exact source sentences.",
+        epilog="Environment variables (settings):\n" + settings_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--index-dir", help="index directory (default: $QA_INDEX_DIR or index/)")
+        p.add_argument("--model", help="embedding model path or name (default: $QA_EMBED_MODEL)")
+
+    p = sub.add_parser(
+        "index",
+        help="build or update the index from files and folders",
+        description="Build the index from .txt, .md, .html and .jsonl files and folders (recursively). "
+        "With no PATH, index the bundled sample article. Unchanged documents keep their vectors; "
+        "documents gone from PATH are dropped. The live index is replaced atomically.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index")
+    p.add_argument("--add", action="append", default=[], metavar="PATH",
+                   help="add or update these files in the existing index (repeatable)")  # fmt: skip
+    p.add_argument("--remove", action="append", default=[], metavar="SOURCE",
+                   help="remove documents with this source path/url, or under this folder (repeatable)")  # fmt: skip
+    p.add_argument("--full", action="store_true", help="re-embed everything, ignoring stored vectors")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "ask",
+        help="answer a question from the index",
+        description="Answer a question with source sentences and numbered citations.",
+    )
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--json", action="store_true", help="print the same JSON object as POST /ask")
+    p.add_argument("--top-k", type=int, default=None, help="passages to retrieve (1-50)")
+    common(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser(
+        "serve", help="serve the chat page and the JSON API",
+        description="Start the web server: the chat page at / and POST /ask.",
+    )  # fmt: skip
+    p.add_argument("--host", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: 8000)")
+    common(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "eval",
+        help="measure answer quality on a dataset",
+        description="Ask every question of DATASET through the /ask code path and report answer hit, "
+        "citation hit, retrieval hit@1/@5, abstention, answer length and latency. DATASET is a "
+        "SQuAD 2.0 JSON (its articles become a temporary index unless --index-dir is given) or a "
+        "JSONL of {question, answers}, {question, answerable: false} and {turns: [...]} lines.",
+    )
+    p.add_argument("dataset", help="SQuAD 2.0 .json or .jsonl file")
+    p.add_argument("--json", dest="json_out", metavar="OUT", help="also write the metrics as JSON")
+    p.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    common(p)
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qa` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except QAError as exc:
+        print(f"qa: error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qa: interrupted; the existing index is unchanged.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""GET / (chat page), POST /ask, GET /healthz: parse, call qa, format."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+
+from qa import QA, Settings, Turn
+from qa.errors import QAError, Unauthorized
+from web.schemas import AskRequest, AskResponse, ErrorResponse, Health
+
+router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": desc}
+    for code, desc in (
+        (401, "Missing or wrong API key"),
+        (413, "Request body too large"),
+        (422, "Invalid request"),
+        (503, "No usable index"),
+    )
+}
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (override in tests with app.dependency_overrides)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_qa(request: Request) -> QA:
+    """The loaded question-answering engine."""
+    qa: QA = request.app.state.qa
+    return qa
+
+
+def require_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> None:
+    """When QA_API_KEY is set, demand it as a Bearer token or an X-API-Key header."""
+    if not settings.api_key:
+        return
+    given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+    if not given or not secrets.compare_digest(given.encode(), settings.api_key.encode()):
+        raise Unauthorized("this server needs an API key: send 'Authorization: Bearer <key>'")
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_key)],
+    summary="Answer a question with cited source sentences",
+)
+def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> dict[str, Any]:
+    """Plain `def`: the work is CPU-bound, so FastAPI runs it in its thread pool."""
+    history = [Turn(t.role, t.content) for t in body.history]
+    return qa.ask(body.question, history, body.top_k).to_dict()
+
+
+@router.get("/healthz", response_model=Health, responses={503: {"model": ErrorResponse}})
+def healthz(qa: Annotated[QA, Depends(get_qa)]) -> Any:
+    """200 once an index is loaded, 503 with the reason before."""
+    try:
+        info = qa.corpus()
+    except QAError as exc:
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=503)
+    return {"status": "ok", **{k: info[k] for k in ("documents", "chunks", "generation")}}
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def chat_page(request: Request, qa: Annotated[QA, Depends(get_qa)]) -> HTMLResponse:
+    """The chat page, with what is indexed for its empty state."""
+    try:
+        corpus: dict[str, Any] | None = qa.corpus()
+    except QAError:
+        corpus = None
+    return templates.TemplateResponse(request, "chat.html", {"corpus": corpus})

@@ -1,0 +1,78 @@
+"""The /ask contract as pydantic models: what clients send and what they get back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+MAX_TURN_CHARS = 20_000
+
+
+class HistoryTurn(BaseModel):
+    """One earlier message of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"] = Field(description="Who said it.")
+    content: StrictStr = Field(max_length=MAX_TURN_CHARS, description="What was said.")
+
+
+class AskRequest(BaseModel):
+    """A question, with the conversation so far and how many passages to retrieve."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: StrictStr = Field(
+        min_length=1, description="The question (at most QA_MAX_QUESTION_CHARS characters)."
+    )
+    history: list[HistoryTurn] = Field(
+        default_factory=list, max_length=200, description="Earlier turns, oldest first."
+    )
+    top_k: StrictInt | None = Field(
+        default=None, ge=1, le=50, description="Passages to retrieve (default QA_TOP_K)."
+    )
+
+
+class CitationOut(BaseModel):
+    """A numbered source: the passage and the offsets of the quoted sentence(s) in the document."""
+
+    id: int = Field(description="The n of the [n] marker in the answer.")
+    title: str
+    source: str = Field(description="File path or URL of the article.")
+    text: str = Field(description="The cited passage.")
+    start: int = Field(description="Offset of the quoted sentence(s) in the document.")
+    end: int = Field(description="End offset (exclusive) of the quoted sentence(s).")
+    score: float
+    passage_start: int = Field(description="Offset of `text` in the document.")
+    section: str | None = Field(default=None, description="Section heading above the passage.")
+    published: str | None = None
+
+
+class AskResponse(BaseModel):
+    """An extractive answer with inline [n] markers, or an abstention with related passages."""
+
+    answer: str
+    abstained: bool
+    citations: list[CitationOut]
+    timings_ms: dict[str, float]
+
+
+class ErrorBody(BaseModel):
+    """What went wrong, in words meant for people."""
+
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    """Liveness and what is loaded."""
+
+    status: str
+    documents: int
+    chunks: int
+    generation: str
