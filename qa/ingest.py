@@ -68,7 +68,7 @@ def load_documents(paths: Iterable[Path | str], max_file_bytes: int = 20_000_000
     seen: set[str] = set()
     for path in iter_files(Path(p) for p in paths):
         try:
-            docs = read_file(path, max_file_bytes=max_file_bytes)
+            docs = read_file(path, max_file_bytes=max_file_bytes, skipped=skipped)
         except UnreadableFile as exc:
             skipped.append(Skipped(str(path), exc.message))
             continue
@@ -81,8 +81,13 @@ def load_documents(paths: Iterable[Path | str], max_file_bytes: int = 20_000_000
     return IngestResult(documents, skipped)
 
 
-def read_file(path: Path, max_file_bytes: int = 20_000_000) -> list[Document]:
-    """Read one file into documents; raise UnreadableFile saying why it can't be used."""
+def read_file(
+    path: Path, max_file_bytes: int = 20_000_000, skipped: list[Skipped] | None = None
+) -> list[Document]:
+    """Read one file into documents; raise UnreadableFile saying why it can't be used.
+
+    Bad lines of a .jsonl file that also has good ones are appended to `skipped`, when given.
+    """
     if not path.exists():
         raise UnreadableFile("no such file or folder")
     suffix = path.suffix.lower()
@@ -102,7 +107,10 @@ def read_file(path: Path, max_file_bytes: int = 20_000_000) -> list[Document]:
     text = decode(raw)
     source = str(path)
     if suffix == ".jsonl":
-        docs = parse_jsonl(text, source)
+        problems: list[str] = []
+        docs = parse_jsonl(text, source, problems)
+        if skipped is not None and docs:
+            skipped.extend(Skipped(source, problem) for problem in problems)
     else:
         if suffix in (".md", ".markdown"):
             title, body, headings = parse_markdown(text)
@@ -363,10 +371,14 @@ def parse_html(text: str) -> tuple[str, str, list[Span]]:
 # --- jsonl ---------------------------------------------------------------------------------
 
 
-def parse_jsonl(text: str, source: str) -> list[Document]:
-    """One article per line: {"title", "text", "url"?, "published"?}; bad lines are reported."""
+def parse_jsonl(text: str, source: str, problems: list[str] | None = None) -> list[Document]:
+    """One article per line: {"title", "text", "url"?, "published"?}; bad lines are reported.
+
+    When every line is bad this raises UnreadableFile; otherwise the bad lines are appended to
+    `problems` (when given) as "line N: why".
+    """
     docs: list[Document] = []
-    problems: list[str] = []
+    problems = [] if problems is None else problems
     for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue

@@ -1,0 +1,98 @@
+"""The import rules between modules, checked on the source with ast (nothing is imported)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import qa
+
+ROOT = Path(__file__).resolve().parent.parent
+QA_DIR = ROOT / "qa"
+WEB_DIR = ROOT / "web"
+
+
+def imported_modules(path: Path, package: str, skip_function: str | None = None) -> set[str]:
+    """Every module a file imports, anywhere in it (function-level imports included).
+
+    `skip_function` leaves out the body of one top-level function.
+    """
+    tree = ast.parse(path.read_text(), filename=str(path))
+    if skip_function:
+        tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name == skip_function)]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the file's package
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+                if not node.module:
+                    found.update(f"{module}.{alias.name}" for alias in node.names)
+                    continue
+            else:
+                module = node.module or ""
+            found.add(module)
+            if module == "qa":  # `from qa import types` imports the module qa.types
+                found.update(f"qa.{a.name}" for a in node.names if (QA_DIR / f"{a.name}.py").exists())
+    return found
+
+
+def qa_imports(path: Path) -> set[str]:
+    return {m for m in imported_modules(path, "qa") if m == "qa" or m.startswith("qa.")}
+
+
+def test_imported_modules_sees_every_kind_of_import(tmp_path: Path) -> None:
+    src = tmp_path / "m.py"
+    src.write_text(
+        "import qa.store\nfrom qa import types\nfrom . import chunk\nfrom .text import fold\n"
+        "def f():\n    import web.app\n"
+    )
+    assert imported_modules(src, "qa") == {"qa.store", "qa", "qa.types", "qa.chunk", "qa.text", "web.app"}
+
+
+@pytest.mark.parametrize(
+    ("module", "allowed"),
+    [("types.py", set()), ("errors.py", set()), ("config.py", {"qa.errors"})],
+)
+def test_foundation_modules_import_no_other_qa_module(module: str, allowed: set[str]) -> None:
+    assert qa_imports(QA_DIR / module) == allowed
+
+
+@pytest.mark.parametrize("path", sorted(QA_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_qa_never_imports_web(path: Path) -> None:
+    # The one exception: `qa serve` has to start the web app, so cmd_serve imports it lazily.
+    skip = "cmd_serve" if path.name == "cli.py" else None
+    web = {m for m in imported_modules(path, "qa", skip) if m == "web" or m.startswith("web.")}
+    assert web == set(), f"{path.name} imports {web}"
+
+
+def test_cli_imports_web_only_inside_cmd_serve() -> None:
+    everything = imported_modules(QA_DIR / "cli.py", "qa")
+    assert {m for m in everything if m.startswith("web")} == {"web.app"}
+
+
+WEB_ALLOWED = {"qa", "qa.errors", "qa.types"}
+
+
+@pytest.mark.parametrize("path", sorted(WEB_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_web_uses_only_the_public_qa_api(path: Path) -> None:
+    used = {m for m in imported_modules(path, "web") if m == "qa" or m.startswith("qa.")}
+    assert used <= WEB_ALLOWED, f"{path.name} imports {sorted(used - WEB_ALLOWED)}"
+
+
+@pytest.mark.parametrize("path", sorted(WEB_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_web_imports_from_qa_only_public_names(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "qa":
+            names = {a.name for a in node.names}
+            assert names <= set(qa.__all__), f"{path.name}: {sorted(names - set(qa.__all__))}"
+
+
+def test_public_api_names_exist() -> None:
+    for name in qa.__all__:
+        assert hasattr(qa, name), name
