@@ -63,8 +63,9 @@ class Weights:
     context: float = 0.25
     passage: float = 0.12
     answer_type: float = 0.12
-    adjacent_bonus: float = 0.04
-    second_margin: float = 0.10
+    pair: float = 0.05  # fixed cost of a second sentence
+    length: float = 0.10  # cost per 100 characters of the answer beyond `free_chars`
+    free_chars: int = 200
     abstain_below: float = 0.42
 
 
@@ -72,18 +73,34 @@ WEIGHTS = Weights()
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A sentence that might answer, with the hit it came from and its signals."""
+class Scored:
+    """A candidate sentence with its signals."""
 
     row: int
     sentence: Sentence
     hit: Hit
     hit_rank: int
+    meaning: float
+    bag: frozenset[str]
+    window: frozenset[str]
+    typed: bool
+    passage: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence, or two adjacent ones, that might answer; with its combined score."""
+
+    parts: tuple[Scored, ...]
     score: float
     meaning: float
     words: float
     context: float
-    typed: bool
+
+    @property
+    def chars(self) -> int:
+        """Length of the answer text this candidate would give."""
+        return sum(len(p.sentence.text) + 1 for p in self.parts) - 1
 
 
 def expected_type(question: str) -> str | None:
@@ -122,14 +139,13 @@ def _coverage(q_weights: dict[str, float], bag: set[str]) -> float:
     return sum(w for t, w in q_weights.items() if t in bag) / total
 
 
-def score_candidates(
+def score_sentences(
     index: Index,
     query: Query,
     query_vector: np.ndarray,
     hits: Sequence[Hit],
-    weights: Weights = WEIGHTS,
-) -> list[Candidate]:
-    """Score every sentence of the retrieved passages, best first."""
+) -> tuple[list[Scored], dict[str, float]]:
+    """Signals for every sentence of the retrieved passages, plus the question's term weights."""
     q_terms = question_terms(query.question)
     ctx_terms = [t for t in question_terms(query.context) if t not in q_terms]
     q_weights = idf_weights(index, q_terms + ctx_terms)
@@ -138,38 +154,76 @@ def score_candidates(
         q_weights[t] *= 0.5
     kind = expected_type(query.question)
     best_fused = max((h.score for h in hits), default=1.0) or 1.0
-    out: list[Candidate] = []
+    out: list[Scored] = []
     seen: set[int] = set()
     for rank, hit in enumerate(hits):
         c = hit.chunk
         rows = index.sentences(c.doc_id, max(0, c.first - 1), c.last + 1)
-        doc_title_terms = set(terms(hit.title))
-        bags = [set(terms(s.text)) for _, s in rows]
-        vecs = index.sentence_vectors[[r for r, _ in rows]] if rows else np.zeros((0, 1))
-        sims = vecs @ query_vector if len(rows) else []
+        if not rows:
+            continue
+        around = set(terms(hit.title)) | set(terms(c.section or ""))
+        bags = [frozenset(terms(s.text)) for _, s in rows]
+        sims = index.sentence_vectors[[r for r, _ in rows]] @ query_vector
         for i, (row, sent) in enumerate(rows):
             if row in seen or not (c.first <= sent.idx <= c.last):
                 continue
             seen.add(row)
-            bag = bags[i]
-            window = set(bag) | doc_title_terms | set(terms(sent.section or ""))
+            window = set(bags[i]) | around
             if i > 0:
                 window |= bags[i - 1]
             if i + 1 < len(rows):
                 window |= bags[i + 1]
-            w = _coverage(q_weights, bag)
-            cx = _coverage(q_weights, window)
-            typed = has_type(kind, sent.text, query.question)
-            meaning = float(sims[i])
-            passage = hit.score / best_fused
-            score = (
-                weights.meaning * meaning
-                + weights.words * w
-                + weights.context * cx
-                + weights.passage * passage
-                + (weights.answer_type * (1 if typed else -1) if kind else 0.0)
-            )
-            out.append(Candidate(row, sent, hit, rank, score, meaning, w, cx, typed))
+            out.append(
+                Scored(
+                    row, sent, hit, rank, float(sims[i]), bags[i], frozenset(window),
+                    has_type(kind, sent.text, query.question) if kind else False,
+                    hit.score / best_fused,
+                )
+            )  # fmt: skip
+    return out, q_weights
+
+
+def combine(
+    parts: tuple[Scored, ...], q_weights: dict[str, float], typed_question: bool, weights: Weights
+) -> Candidate:
+    """Score one sentence or an adjacent pair as a single answer."""
+    bag: set[str] = set().union(*(p.bag for p in parts))
+    window: set[str] = set().union(*(p.window for p in parts))
+    meaning = max(p.meaning for p in parts)
+    words = _coverage(q_weights, bag)
+    context = _coverage(q_weights, window)
+    chars = sum(len(p.sentence.text) + 1 for p in parts) - 1
+    typed = any(p.typed for p in parts)
+    score = (
+        weights.meaning * meaning
+        + weights.words * words
+        + weights.context * context
+        + weights.passage * max(p.passage for p in parts)
+        + (weights.answer_type * (1 if typed else -1) if typed_question else 0.0)
+        # Only a second sentence pays for length: a long single sentence is still one fact.
+        - (weights.pair + weights.length * max(0, chars - weights.free_chars) / 100
+           if len(parts) > 1 else 0.0)
+    )
+    return Candidate(parts, score, meaning, words, context)
+
+
+def rank_candidates(
+    index: Index,
+    query: Query,
+    query_vector: np.ndarray,
+    hits: Sequence[Hit],
+    weights: Weights = WEIGHTS,
+) -> list[Candidate]:
+    """Every sentence and every pair of adjacent sentences, best first."""
+    scored, q_weights = score_sentences(index, query, query_vector, hits)
+    typed_question = expected_type(query.question) is not None
+    by_pos = {(s.sentence.doc_id, s.sentence.idx): s for s in scored}
+    out: list[Candidate] = []
+    for s in scored:
+        out.append(combine((s,), q_weights, typed_question, weights))
+        nxt = by_pos.get((s.sentence.doc_id, s.sentence.idx + 1))
+        if nxt is not None and len(s.sentence.text) + len(nxt.sentence.text) < MAX_ANSWER_CHARS:
+            out.append(combine((s, nxt), q_weights, typed_question, weights))
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -179,7 +233,7 @@ def missing_names(question: str, hits: Sequence[Hit]) -> list[str]:
     names = [m.group(0) for m in re.finditer(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'\-]+", question.strip())]
     if not names:
         return []
-    haystack = set()
+    haystack: set[str] = set()
     for h in hits:
         haystack |= set(terms(h.chunk.text)) | set(terms(h.title)) | set(terms(h.chunk.section or ""))
     missing = []
@@ -191,7 +245,7 @@ def missing_names(question: str, hits: Sequence[Hit]) -> list[str]:
 
 
 def confidence(best: Candidate) -> float:
-    """How well the best sentence is supported: meaning and word overlap with its context."""
+    """How well the best answer is supported: meaning and word overlap with its context."""
     return 0.5 * best.meaning + 0.5 * max(best.context, best.words)
 
 
@@ -203,38 +257,25 @@ def compose(
     weights: Weights = WEIGHTS,
 ) -> Answer:
     """Pick the answering sentence(s) and build the Answer, or abstain with related passages."""
-    candidates = score_candidates(index, query, query_vector, hits, weights)
+    candidates = rank_candidates(index, query, query_vector, hits, weights)
     if not candidates:
         return Answer(ABSTAIN_TEXT, True, ())
     best = candidates[0]
     if confidence(best) < weights.abstain_below or missing_names(query.question, hits):
         return Answer(ABSTAIN_TEXT, True, tuple(_related(index, hits)))
-    chosen = [best]
-    second = _second(best, candidates, weights)
-    if second is not None:
-        chosen.append(second)
-        if second.sentence.doc_id == best.sentence.doc_id:
-            chosen.sort(key=lambda c: c.sentence.idx)  # reading order within one article
-    return _render(index, chosen)
-
-
-def _second(best: Candidate, candidates: list[Candidate], weights: Weights) -> Candidate | None:
-    """A second sentence when it is nearly as good, or when the first only introduces it."""
-    budget = MAX_ANSWER_CHARS - len(best.sentence.text)
-    nxt = [
-        c for c in candidates[1:]
-        if c.sentence.doc_id == best.sentence.doc_id and c.sentence.idx == best.sentence.idx + 1
-    ]  # fmt: skip
-    if best.sentence.text.rstrip().endswith(":") and nxt:
-        return nxt[0]
-    for c in candidates[1:4]:
-        if len(c.sentence.text) > budget:
-            continue
-        adjacent = c.sentence.doc_id == best.sentence.doc_id and abs(c.sentence.idx - best.sentence.idx) == 1
-        bonus = weights.adjacent_bonus if adjacent else 0.0
-        if c.score + bonus >= best.score - weights.second_margin:
-            return c
-    return None
+    parts = list(best.parts)
+    last = parts[-1]
+    if len(parts) == 1 and last.sentence.text.rstrip().endswith(":"):
+        # A sentence that ends in a colon only introduces what follows: take the first item too.
+        follow = next(
+            (c.parts[0] for c in candidates
+             if len(c.parts) == 1 and c.parts[0].sentence.doc_id == last.sentence.doc_id
+             and c.parts[0].sentence.idx == last.sentence.idx + 1),
+            None,
+        )  # fmt: skip
+        if follow is not None:
+            parts.append(follow)
+    return _render(index, parts, best.score)
 
 
 def _citation(index: Index, hit: Hit, start: int, end: int, cid: int, score: float) -> Citation:
@@ -253,11 +294,11 @@ def _citation(index: Index, hit: Hit, start: int, end: int, cid: int, score: flo
     )
 
 
-def _render(index: Index, chosen: list[Candidate]) -> Answer:
+def _render(index: Index, chosen: list[Scored], score: float) -> Answer:
     """Join the sentences with [n] markers; adjacent sentences of one passage share a citation."""
     citations: list[Citation] = []
     parts: list[str] = []
-    groups: list[list[Candidate]] = []
+    groups: list[list[Scored]] = []
     for c in chosen:
         last = groups[-1][-1] if groups else None
         if (
@@ -271,7 +312,7 @@ def _render(index: Index, chosen: list[Candidate]) -> Answer:
     for group in groups:
         cid = len(citations) + 1
         first, last = group[0].sentence, group[-1].sentence
-        citations.append(_citation(index, group[0].hit, first.start, last.end, cid, group[0].score))
+        citations.append(_citation(index, group[0].hit, first.start, last.end, cid, score))
         parts.append(" ".join(c.sentence.text for c in group) + f" [{cid}]")
     return Answer(" ".join(parts), False, tuple(citations))
 

@@ -94,9 +94,11 @@ def _is_boundary(line: str, p: int, q: int) -> bool:
             w = word.group(1).lower()
             if w in _ABBREV or w.rstrip(".") in _ABBREV:
                 return False
-            # Initials such as "J. K. Rowling" or "U.S." followed by more text.
-            if len(w) == 1 and w.isalpha() and line[p - 1].isupper():
-                return False
+            # Initials such as "John F. Kennedy" or "J. K. Rowling", not "complete for C. This".
+            if len(w) == 1 and line[p - 1].isupper():
+                before = line[: p - 1].split()
+                if (before and before[-1][:1].isupper()) or re.match(r"[A-Z]\.", nxt):
+                    return False
     first = nxt[0]
     # A new sentence starts with a capital, a digit, an opening quote or bracket.
     if first.isupper() or first.isdigit() or first in "\"'“‘([¿¡":
@@ -110,36 +112,45 @@ def chunk_document(
     max_tokens: int = 256,
     count_tokens: TokenCounter = approx_tokens,
 ) -> list[Chunk]:
-    """Pack whole sentences into chunks of at most `max_tokens`, one sentence of overlap."""
-    chunks: list[Chunk] = []
-    i = 0
+    """Pack whole paragraphs into chunks of at most `max_tokens` within one section.
+
+    A paragraph too long for one chunk is split between sentences, with one sentence of
+    overlap so that a sentence leaning on the one before it keeps its context.
+    """
+    spans: list[tuple[int, int]] = []  # (first, last) sentence indexes
     n = len(sentences)
+    tokens = [count_tokens(s.text) for s in sentences]
+    i = 0
     while i < n:
-        section = sentences[i].section
-        j = i
-        used = count_tokens(sentences[i].text)
+        section, used, j = sentences[i].section, tokens[i], i
         while j + 1 < n and sentences[j + 1].section == section:
-            t = count_tokens(sentences[j + 1].text)
-            if used + t > max_tokens:
+            nxt = sentences[j + 1]
+            if used + tokens[j + 1] > max_tokens:
                 break
-            used += t
+            if nxt.paragraph != sentences[j].paragraph:
+                # Take the next paragraph only if all of it fits; otherwise start a fresh chunk.
+                end = j + 1
+                while end + 1 < n and sentences[end + 1].paragraph == nxt.paragraph:
+                    end += 1
+                if used + sum(tokens[j + 1 : end + 1]) > max_tokens and sentences[i].paragraph != nxt.paragraph:
+                    break
+            used += tokens[j + 1]
             j += 1
-        first, last = sentences[i], sentences[j]
-        chunks.append(
-            Chunk(
-                doc.doc_id,
-                len(chunks),
-                first.start,
-                last.end,
-                doc.text[first.start : last.end],
-                i,
-                j,
-                section,
-            )
-        )
+        spans.append((i, j))
         if j + 1 >= n:
             break
-        # Overlap one sentence only when the section continues past the budget.
-        same_section = sentences[j + 1].section == section
-        i = j if same_section and j > i else j + 1
-    return chunks
+        # Overlap one sentence only inside a paragraph, and only if it can share the next chunk.
+        overlap = (
+            j > i
+            and sentences[j + 1].paragraph == sentences[j].paragraph
+            and sentences[j + 1].section == section
+            and tokens[j] + tokens[j + 1] <= max_tokens
+        )
+        i = j if overlap else j + 1
+    return [
+        Chunk(
+            doc.doc_id, k, sentences[a].start, sentences[b].end,
+            doc.text[sentences[a].start : sentences[b].end], a, b, sentences[a].section,
+        )  # fmt: skip
+        for k, (a, b) in enumerate(spans)
+    ]

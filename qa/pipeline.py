@@ -14,7 +14,7 @@ from qa.embed import Embedder
 from qa.errors import BadInput, QAError
 from qa.retrieve import contextualise, retrieve
 from qa.store import Index, current_generation, read_manifest
-from qa.types import Answer, Turn
+from qa.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
 MAX_TOP_K = 50
@@ -118,6 +118,12 @@ class QA:
         self, question: object, history: Sequence[Turn] = (), top_k: int | None = None
     ) -> Answer:
         """Answer one question (with optional conversation history) from the live index."""
+        return self.run(question, history, top_k)[0]
+
+    def run(
+        self, question: object, history: Sequence[Turn] = (), top_k: int | None = None
+    ) -> tuple[Answer, list[Hit]]:
+        """`ask`, also returning the retrieved passages (for evaluation and debugging)."""
         t0 = time.perf_counter()
         q, k = validate(question, history, top_k, self.settings)
         self.maybe_reload()
@@ -135,7 +141,7 @@ class QA:
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
-        return Answer(answer.answer, answer.abstained, answer.citations, timings)
+        return Answer(answer.answer, answer.abstained, answer.citations, timings), hits
 
     def corpus(self) -> dict[str, object]:
         """What is indexed: counts and titles, for the chat page's empty state and /healthz."""

@@ -312,11 +312,6 @@ def test_empty_document_has_no_chunks() -> None:
     assert chunk_document(doc, [], max_tokens=10) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chunk_document: after an overlapping split, a carried-over sentence that can't share a "
-    "chunk with the next one becomes a chunk of its own, wholly inside the previous chunk",
-)
 def test_no_chunk_is_contained_in_the_previous_one() -> None:
     doc = make_document("mem://o", "T", "Aa bb. Cc dd ee ff. Gg hh ii jj kk.")
     sents = split_sentences(doc)
