@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from qa.retrieve import Query, question_terms
 from qa.store import Index
-from qa.text import STOPWORDS, fold, terms
+from qa.text import STOPWORDS, fold, terms, words
 from qa.types import Answer, Citation, Hit, Sentence
 
 MAX_ANSWER_CHARS = 300
@@ -56,17 +56,28 @@ _TYPE_CUES: list[tuple[re.Pattern[str], str]] = [
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each signal counts; one place, so every change to scoring is one diff."""
+    """How much each signal counts, in units of the cosine (meaning) signal.
+
+    The ratios come from a logistic regression of "this text contains the answer" on these
+    signals over the SQuAD 2.0 dev articles, checked by 5-fold cross-validation across
+    questions; they were then rounded. They weigh general signals, never particular words.
+    """
 
     meaning: float = 1.0
-    words: float = 0.55
-    context: float = 0.25
-    passage: float = 0.12
-    answer_type: float = 0.12
-    pair: float = 0.05  # fixed cost of a second sentence
-    length: float = 0.10  # cost per 100 characters of the answer beyond `free_chars`
-    free_chars: int = 200
-    abstain_below: float = 0.42
+    words: float = 0.68
+    context: float = 0.09
+    passage: float = 1.58
+    answer_type: float = 0.11
+    bigrams: float = 0.49
+    log_length: float = 0.12
+    # A second sentence must earn its place through the signals above (coverage grows, and so
+    # does length); it pays extra when it only adds the answer type, or stands apart.
+    pair: float = 0.0
+    pair_only_type: float = 0.16
+    pair_apart: float = 0.05
+    # Below this cosine with the question, the best sentence is not taken as an answer
+    # (calibrated so that about 2% of answerable SQuAD dev questions are refused).
+    abstain_below: float = 0.30
 
 
 WEIGHTS = Weights()
@@ -184,27 +195,41 @@ def score_sentences(
 
 
 def combine(
-    parts: tuple[Scored, ...], q_weights: dict[str, float], typed_question: bool, weights: Weights
+    parts: tuple[Scored, ...],
+    q_weights: dict[str, float],
+    q_bigrams: set[tuple[str, str]],
+    typed_question: bool,
+    weights: Weights,
 ) -> Candidate:
     """Score one sentence or an adjacent pair as a single answer."""
     bag: set[str] = set().union(*(p.bag for p in parts))
     window: set[str] = set().union(*(p.window for p in parts))
     meaning = max(p.meaning for p in parts)
-    words = _coverage(q_weights, bag)
+    words_ = _coverage(q_weights, bag)
     context = _coverage(q_weights, window)
-    chars = sum(len(p.sentence.text) + 1 for p in parts) - 1
+    text = " ".join(p.sentence.text for p in parts)
+    shared = len(q_bigrams & bigrams(text)) / len(q_bigrams) if q_bigrams else 0.0
     typed = any(p.typed for p in parts)
     score = (
         weights.meaning * meaning
-        + weights.words * words
+        + weights.words * words_
         + weights.context * context
         + weights.passage * max(p.passage for p in parts)
-        + (weights.answer_type * (1 if typed else -1) if typed_question else 0.0)
-        # Only a second sentence pays for length: a long single sentence is still one fact.
-        - (weights.pair + weights.length * max(0, chars - weights.free_chars) / 100
-           if len(parts) > 1 else 0.0)
+        + weights.bigrams * shared
+        + weights.log_length * math.log(len(text))
+        + (weights.answer_type if typed_question and typed else 0.0)
     )
-    return Candidate(parts, score, meaning, words, context)
+    if len(parts) > 1:
+        score -= weights.pair
+        if typed_question and not parts[0].typed and parts[1].typed:
+            score -= weights.pair_only_type
+    return Candidate(parts, score, meaning, words_, context)
+
+
+def bigrams(text: str) -> set[tuple[str, str]]:
+    """Adjacent word pairs, not both stopwords: phrases shared with the question."""
+    ws = words(text)
+    return {(a, b) for a, b in zip(ws, ws[1:], strict=False) if a not in STOPWORDS or b not in STOPWORDS}
 
 
 def rank_candidates(
@@ -217,36 +242,78 @@ def rank_candidates(
     """Every sentence and every pair of adjacent sentences, best first."""
     scored, q_weights = score_sentences(index, query, query_vector, hits)
     typed_question = expected_type(query.question) is not None
+    q_bigrams = bigrams(query.question)
     by_pos = {(s.sentence.doc_id, s.sentence.idx): s for s in scored}
     out: list[Candidate] = []
     for s in scored:
-        out.append(combine((s,), q_weights, typed_question, weights))
         nxt = by_pos.get((s.sentence.doc_id, s.sentence.idx + 1))
+        # A sentence ending in a colon only introduces what follows: never quote it alone.
+        if not (s.sentence.text.endswith(":") and nxt is not None):
+            out.append(combine((s,), q_weights, q_bigrams, typed_question, weights))
         if nxt is not None and len(s.sentence.text) + len(nxt.sentence.text) < MAX_ANSWER_CHARS:
-            out.append(combine((s, nxt), q_weights, typed_question, weights))
+            if not nxt.sentence.text.endswith(":"):
+                out.append(combine((s, nxt), q_weights, q_bigrams, typed_question, weights))
+    # Two separate sentences, when the best few disagree: each may hold half of the answer.
+    singles = sorted((c for c in out if len(c.parts) == 1), key=lambda c: -c.score)[:3]
+    for i, a in enumerate(singles):
+        for b in singles[i + 1 :]:
+            x, y = sorted((a.parts[0], b.parts[0]), key=lambda p: (p.hit_rank, p.sentence.idx))
+            if x.sentence.doc_id == y.sentence.doc_id and abs(x.sentence.idx - y.sentence.idx) <= 1:
+                continue
+            if len(x.sentence.text) + len(y.sentence.text) < MAX_ANSWER_CHARS:
+                pair = combine((x, y), q_weights, q_bigrams, typed_question, weights)
+                out.append(replace(pair, score=pair.score - weights.pair_apart))
     out.sort(key=lambda c: -c.score)
     return out
 
 
-def missing_names(question: str, hits: Sequence[Hit]) -> list[str]:
-    """Capitalised words of the question (names) that no retrieved passage or title mentions."""
-    names = [m.group(0) for m in re.finditer(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'\-]+", question.strip())]
-    if not names:
+def unknown_names(index: Index, question: str) -> list[str]:
+    """Capitalised words of the question (names) that the indexed articles never mention.
+
+    A five-letter prefix match forgives inflections and small typos ("Californian").
+    """
+    found = []
+    for m in re.finditer(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'\-]+", question.strip()):
+        ts = [t for t in terms(m.group(0)) if t not in STOPWORDS]
+        if ts:
+            found.append((m.group(0), ts))
+    if not found:
         return []
-    haystack: set[str] = set()
-    for h in hits:
-        haystack |= set(terms(h.chunk.text)) | set(terms(h.title)) | set(terms(h.chunk.section or ""))
-    missing = []
-    for name in names:
-        ts = [t for t in terms(name) if t not in STOPWORDS]
-        if ts and not any(t in haystack for t in ts):
-            missing.append(name)
-    return missing
+    known = index.known_prefixes(t for _, ts in found for t in ts)
+    return [name for name, ts in found if not any(t in known for t in ts)]
+
+
+def unknown_share(index: Index, question: str) -> float:
+    """The IDF-weighted share of the question's terms that no indexed sentence contains."""
+    q_terms = question_terms(question)
+    if not q_terms:
+        return 0.0
+    df = index.document_frequencies(q_terms)
+    n = index.n_sentences + 1
+    weight = {t: math.log(1 + n / (df.get(t, 0) + 0.5)) for t in q_terms}
+    return sum(w for t, w in weight.items() if t not in df) / sum(weight.values())
+
+
+def typed_answer_fits(candidates: Sequence[Candidate], question: str, index: Index) -> bool:
+    """A how-many or when question needs a number or date in a sentence about the question —
+    one holding a rarer question term too — somewhere among the best candidates."""
+    if expected_type(question) not in ("number", "date"):
+        return True
+    q_terms = question_terms(question)
+    if not q_terms:
+        return True
+    df = index.document_frequencies(q_terms)
+    # The rarest half of the question's terms are what it is about.
+    focus = sorted(q_terms, key=lambda t: df.get(t, 0))[: max(1, len(q_terms) // 2)]
+    return any(
+        p.typed and any(t in p.window for t in focus) for c in candidates[:10] for p in c.parts
+    )
 
 
 def confidence(best: Candidate) -> float:
-    """How well the best answer is supported: meaning and word overlap with its context."""
-    return 0.5 * best.meaning + 0.5 * max(best.context, best.words)
+    """How well the best answer is supported. Its cosine with the question carries nearly all
+    the evidence: word overlap added nothing once fitted against SQuAD's unanswerable questions."""
+    return best.meaning
 
 
 def compose(
@@ -261,20 +328,14 @@ def compose(
     if not candidates:
         return Answer(ABSTAIN_TEXT, True, ())
     best = candidates[0]
-    if confidence(best) < weights.abstain_below or missing_names(query.question, hits):
+    if (
+        confidence(best) < weights.abstain_below
+        or unknown_names(index, query.question)
+        or unknown_share(index, query.question) > 0.75
+        or not typed_answer_fits(candidates, query.question, index)
+    ):
         return Answer(ABSTAIN_TEXT, True, tuple(_related(index, hits)))
     parts = list(best.parts)
-    last = parts[-1]
-    if len(parts) == 1 and last.sentence.text.rstrip().endswith(":"):
-        # A sentence that ends in a colon only introduces what follows: take the first item too.
-        follow = next(
-            (c.parts[0] for c in candidates
-             if len(c.parts) == 1 and c.parts[0].sentence.doc_id == last.sentence.doc_id
-             and c.parts[0].sentence.idx == last.sentence.idx + 1),
-            None,
-        )  # fmt: skip
-        if follow is not None:
-            parts.append(follow)
     return _render(index, parts, best.score)
 
 

@@ -36,7 +36,7 @@ class BuildReport:
 
 def chunker_settings(embedder: Embedder, chunk_tokens: int) -> dict[str, object]:
     """The chunker's parameters, recorded in the manifest; a change forces re-embedding."""
-    return {"max_tokens": min(chunk_tokens, embedder.max_tokens), "overlap_sentences": 1, "version": 2}
+    return {"max_tokens": min(chunk_tokens, embedder.max_tokens), "overlap_sentences": 1, "version": 3}
 
 
 def prepare_texts(doc: Document, max_tokens: int, embedder: Embedder) -> tuple[list, list, list[str], list[str]]:

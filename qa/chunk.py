@@ -24,6 +24,7 @@ _ABBREV = {
 _CLOSERS = "\"'”’)]»"
 # A candidate boundary: terminal punctuation, any closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"[.!?…]+[" + re.escape(_CLOSERS) + r"]*(?=\s)")
+MAX_SENTENCE_CHARS = 300
 _BULLET = re.compile(r"^\s*(?:[-*•–]|\d{1,3}[.)])\s+")
 
 
@@ -79,7 +80,32 @@ def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         ls = len(seg) - len(seg.lstrip())
         rs = len(seg.rstrip())
         if rs > ls:
-            out.append((start + s + ls, start + s + rs))
+            out.extend(_split_long(text, start + s + ls, start + s + rs))
+    return out
+
+
+def _split_long(
+    text: str, start: int, end: int, separators: tuple[str, ...] = (";", ",")
+) -> list[tuple[int, int]]:
+    """Cut a very long sentence (a list, usually) at semicolons, then commas, so that every
+    unit an answer can quote stays short; the pieces are still exact spans of the source."""
+    if end - start <= MAX_SENTENCE_CHARS or not separators:
+        return [(start, end)]
+    sep, rest = separators[0], separators[1:]
+    cuts = [start + m.end() for m in re.finditer(re.escape(sep) + r"\s+(?=\S)", text[start:end])]
+    pieces: list[tuple[int, int]] = []
+    s = last = start
+    for c in cuts:
+        # Close a piece at the last cut that keeps it under the limit.
+        if c - s > MAX_SENTENCE_CHARS and last > s:
+            pieces.append((s, last))
+            s = last
+        last = c
+    pieces.append((s, end))
+    out: list[tuple[int, int]] = []
+    for a, b in pieces:
+        b = a + len(text[a:b].rstrip())
+        out.extend(_split_long(text, a, b, rest))
     return out
 
 

@@ -221,6 +221,18 @@ class Index:
         rows = self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", words)
         return {r[0]: int(r[1]) for r in rows}
 
+    def known_prefixes(self, words: Iterable[str], length: int = 5) -> set[str]:
+        """Which of the words (or their first `length` letters) occur in the indexed text."""
+        found = set()
+        for w in set(words):
+            key = w[:length]
+            row = self.db.execute(
+                "SELECT 1 FROM term_df WHERE term >= ? AND term < ? LIMIT 1", (key, key + "\uffff")
+            ).fetchone()
+            if row is not None:
+                found.add(w)
+        return found
+
     def load_prepared(self, doc_id: str) -> Prepared:
         """Everything stored for one document, vectors included, for incremental rebuilds."""
         db = self.db
@@ -368,6 +380,8 @@ def _write_sqlite(path: Path, prepared: Sequence[Prepared]) -> None:
                 )
                 df.update(set(terms(s.text)))
                 sent_id += 1
+            # Titles and headings name things too; count them once per document.
+            df.update(set(terms(d.title)) | {t for c in p.chunks for t in terms(c.section or "")})
         df["__sentences__"] = sent_id
         db.executemany("INSERT INTO term_df VALUES (?,?)", df.items())
         db.commit()
