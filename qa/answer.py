@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -44,14 +45,26 @@ _NUMBER_WORDS = (
     "dozens|half|quarter|once|twice|single|double|triple|several|few|many"
 )
 _NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b|%|\bper ?cent\b", re.I)
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'\-]*(?:\s+(?:of|de|the|and|von|van)?\s*[A-Z][\w’'\-]*)*")
+_CAPITALISED = re.compile(
+    r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'\-]*(?:\s+(?:of|de|the|and|von|van)?\s*[A-Z][\w’'\-]*)*"
+)
 
+_WHEN = r"\b(what|which) (year|date|day|month|century|decade|time|period|era)\b|^when\b|\bwhen\b"
+_HOW_MANY = (
+    r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|"
+    r"\b(what|which) (number|percentage|percent|amount|proportion|size)\b"
+)
+_WHO = r"\b(who|whom|whose)\b|\bwhat (person|company|organi[sz]ation|group|team)\b"
+_WHERE = (
+    r"\bwhere\b|"
+    r"\b(what|which) (country|city|state|place|region|location|area|continent|town|river)\b"
+)
 _TYPE_CUES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(what|which) (year|date|day|month|century|decade|time|period|era)\b|^when\b|\bwhen\b", re.I), "date"),
-    (re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\b(what|which) (number|percentage|percent|amount|proportion|size)\b", re.I), "number"),
-    (re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom|whose)\b|\bwhat (person|company|organi[sz]ation|group|team)\b", re.I), "name"),
-    (re.compile(r"^\s*where\b|\bwhere\b|\b(what|which) (country|city|state|place|region|location|area|continent|town|river)\b", re.I), "place"),
-]  # fmt: skip
+    (re.compile(_WHEN, re.I), "date"),
+    (re.compile(_HOW_MANY, re.I), "number"),
+    (re.compile(_WHO, re.I), "name"),
+    (re.compile(_WHERE, re.I), "place"),
+]
 
 
 @dataclass(frozen=True)
@@ -229,7 +242,7 @@ def combine(
 def bigrams(text: str) -> set[tuple[str, str]]:
     """Adjacent word pairs, not both stopwords: phrases shared with the question."""
     ws = words(text)
-    return {(a, b) for a, b in zip(ws, ws[1:], strict=False) if a not in STOPWORDS or b not in STOPWORDS}
+    return {(a, b) for a, b in pairwise(ws) if a not in STOPWORDS or b not in STOPWORDS}
 
 
 def rank_candidates(
@@ -250,9 +263,9 @@ def rank_candidates(
         # A sentence ending in a colon only introduces what follows: never quote it alone.
         if not (s.sentence.text.endswith(":") and nxt is not None):
             out.append(combine((s,), q_weights, q_bigrams, typed_question, weights))
-        if nxt is not None and len(s.sentence.text) + len(nxt.sentence.text) < MAX_ANSWER_CHARS:
-            if not nxt.sentence.text.endswith(":"):
-                out.append(combine((s, nxt), q_weights, q_bigrams, typed_question, weights))
+        fits = nxt is not None and len(s.sentence.text) + len(nxt.sentence.text) < MAX_ANSWER_CHARS
+        if nxt is not None and fits and not nxt.sentence.text.endswith(":"):
+            out.append(combine((s, nxt), q_weights, q_bigrams, typed_question, weights))
     # Two separate sentences, when the best few disagree: each may hold half of the answer.
     singles = sorted((c for c in out if len(c.parts) == 1), key=lambda c: -c.score)[:3]
     for i, a in enumerate(singles):
@@ -305,9 +318,7 @@ def typed_answer_fits(candidates: Sequence[Candidate], question: str, index: Ind
     df = index.document_frequencies(q_terms)
     # The rarest half of the question's terms are what it is about.
     focus = sorted(q_terms, key=lambda t: df.get(t, 0))[: max(1, len(q_terms) // 2)]
-    return any(
-        p.typed and any(t in p.window for t in focus) for c in candidates[:10] for p in c.parts
-    )
+    return any(p.typed and any(t in p.window for t in focus) for c in candidates[:10] for p in c.parts)
 
 
 def confidence(best: Candidate) -> float:
@@ -380,6 +391,5 @@ def _render(index: Index, chosen: list[Scored], score: float) -> Answer:
 
 def _related(index: Index, hits: Sequence[Hit], n: int = 3) -> list[Citation]:
     return [
-        _citation(index, h, h.chunk.start, h.chunk.end, i, h.score)
-        for i, h in enumerate(hits[:n], start=1)
+        _citation(index, h, h.chunk.start, h.chunk.end, i, h.score) for i, h in enumerate(hits[:n], start=1)
     ]

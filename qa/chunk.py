@@ -58,9 +58,7 @@ def split_sentences(doc: Document) -> list[Sentence]:
         m = _BULLET.match(line)
         body_start = line_start + (m.end() if m else 0)
         for s, e in _sentence_spans(text, body_start, line_end):
-            sentences.append(
-                Sentence(doc.doc_id, len(sentences), s, e, text[s:e], section, paragraph)
-            )
+            sentences.append(Sentence(doc.doc_id, len(sentences), s, e, text[s:e], section, paragraph))
     return sentences
 
 
@@ -127,9 +125,7 @@ def _is_boundary(line: str, p: int, q: int) -> bool:
                     return False
     first = nxt[0]
     # A new sentence starts with a capital, a digit, an opening quote or bracket.
-    if first.isupper() or first.isdigit() or first in "\"'“‘([¿¡":
-        return True
-    return False
+    return first.isupper() or first.isdigit() or first in "\"'“‘([¿¡"
 
 
 def chunk_document(
@@ -158,7 +154,7 @@ def chunk_document(
                 end = j + 1
                 while end + 1 < n and sentences[end + 1].paragraph == nxt.paragraph:
                     end += 1
-                if used + sum(tokens[j + 1 : end + 1]) > max_tokens and sentences[i].paragraph != nxt.paragraph:
+                if used + sum(tokens[j + 1 : end + 1]) > max_tokens:
                     break
             used += tokens[j + 1]
             j += 1
@@ -175,8 +171,14 @@ def chunk_document(
         i = j if overlap else j + 1
     return [
         Chunk(
-            doc.doc_id, k, sentences[a].start, sentences[b].end,
-            doc.text[sentences[a].start : sentences[b].end], a, b, sentences[a].section,
-        )  # fmt: skip
+            doc.doc_id,
+            k,
+            sentences[a].start,
+            sentences[b].end,
+            doc.text[sentences[a].start : sentences[b].end],
+            a,
+            b,
+            sentences[a].section,
+        )
         for k, (a, b) in enumerate(spans)
     ]

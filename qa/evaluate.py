@@ -86,7 +86,7 @@ def _load_jsonl(path: Path) -> Dataset:
         if not line.strip():
             continue
         row = json.loads(line)
-        turns = row["turns"] if "turns" in row else [row]
+        turns = row.get("turns", [row])
         conv = []
         for t, turn in enumerate(turns):
             answerable = turn.get("answerable", True) is not False

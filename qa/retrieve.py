@@ -15,7 +15,11 @@ from qa.types import Hit, Turn
 RRF_K = 60
 # Words that make a question lean on what was said before it.
 _ANAPHORA = frozenset(
-    "he she it they them his her its their theirs this that these those there him".split()
+    {"he", "she", "it", "they", "them", "his", "her", "its", "their", "theirs", "this", "that",
+     "these", "those", "there", "him"}
+)  # fmt: skip
+_DEFINITE = re.compile(
+    r"\bthe (film|show|series|company|movie|article|story|book|team|group|firm|deal)\b", re.I
 )
 _FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|then|what about|how about|why|and why)\b", re.I)
 
@@ -44,7 +48,8 @@ def leans_on_history(question: str) -> bool:
         return True
     content = [w for w in ws if w not in STOPWORDS]
     named = any(w[:1].isupper() for w in question.split()[1:])
-    return len(content) <= 2 or not named and re.search(r"\bthe (film|show|series|company|movie|article|story|book|team|group)\b", question, re.I) is not None
+    # A question that names something stands alone; a short or "the film" one leans back.
+    return not named and (len(content) <= 2 or _DEFINITE.search(question) is not None)
 
 
 def lexical_words(text: str) -> list[str]:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 import unicodedata
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing done down during each else ever
-    few for from further had has have having he her here hers herself him himself his how i if in
-    into is it its itself just let me more most much my myself no nor not now of off on once only
-    or other our ours ourselves out over own per same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up upon us
-    very was we were what whatever when where whereas whether which while who whom whose why will
-    with within without would yet you your yours yourself yourselves say said says tell told
-    according name named called kind type one ones many thing things way get got make made use used
-    using""".split()
-)
+_STOPWORDS_TEXT = """
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing done down during each else ever few for from
+further had has have having he her here hers herself him himself his how i if in into is it its
+itself just let me more most much my myself no nor not now of off on once only or other our ours
+ourselves out over own per same she should so some such than that the their theirs them themselves
+then there these they this those through to too under until up upon us very was we were what
+whatever when where whereas whether which while who whom whose why will with within without would
+yet you your yours yourself yourselves say said says tell told according name named called kind
+type one ones many thing things way get got make made use used using
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
