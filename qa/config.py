@@ -20,7 +20,7 @@ def _setting(default: Any, help: str) -> Any:
 class Settings:
     """Every knob of the product; `Settings.from_env()` applies `QA_<NAME>` overrides."""
 
-    index_dir: Path = _setting(Path("index"), "Directory holding the built index.")
+    index_dir: Path = _setting(Path("index"), "Directory holding the built index.")  # noqa: RUF009
     embed_model: str = _setting(
         DEFAULT_MODEL,
         "Embedding model: a local path or a sentence-transformers name. The default "
@@ -40,7 +40,7 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address the server binds to.")
     port: int = _setting(8000, "Port the server listens on.")
     api_key: str | None = _setting(
-        None, "When set, POST /ask requires the header 'Authorization: Bearer <key>'."
+        None, "When set, POST /ask requires 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
     )
     reload_interval_s: float = _setting(
         1.0, "How often the server checks the index directory for a rebuilt index, in seconds."

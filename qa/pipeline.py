@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from qa.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
 MAX_TOP_K = 50
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def validate(
@@ -26,17 +28,14 @@ def validate(
     """Check a request against the limits; returns the cleaned question and top_k."""
     if not isinstance(question, str):
         raise BadInput("question must be a string")
-    q = question.strip()
+    if len(question) > settings.max_question_chars:
+        raise BadInput(f"question is {len(question)} characters; the limit is {settings.max_question_chars}")
+    # Control characters carry no meaning (ingestion drops them from articles too).
+    q = _CONTROL.sub("", question).strip()
     if not q:
         raise BadInput("question must not be empty")
-    if len(q) > settings.max_question_chars:
-        raise BadInput(
-            f"question is {len(q)} characters; the limit is {settings.max_question_chars}"
-        )
     if len(history) > settings.max_history_turns:
-        raise BadInput(
-            f"history has {len(history)} turns; the limit is {settings.max_history_turns}"
-        )
+        raise BadInput(f"history has {len(history)} turns; the limit is {settings.max_history_turns}")
     for n, turn in enumerate(history):
         if turn.role not in ("user", "assistant"):
             raise BadInput(f"history[{n}].role must be 'user' or 'assistant', not {turn.role!r}")
@@ -114,9 +113,7 @@ class QA:
         finally:
             self._reload_lock.release()
 
-    def ask(
-        self, question: object, history: Sequence[Turn] = (), top_k: int | None = None
-    ) -> Answer:
+    def ask(self, question: object, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
         """Answer one question (with optional conversation history) from the live index."""
         return self.run(question, history, top_k)[0]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -167,6 +168,14 @@ def test_ask_bad_input(client: TestClient, body: Any, phrase: str) -> None:
 RAW_BODIES = [
     ("malformed-json", b'{"question": ', "the request body is not valid JSON"),
     ("empty-body", b"", "body: is required"),
+    # Python's json raises RecursionError on these; FastAPI would turn that into a bare 400.
+    ("deep-array", b"[" * 100_000, "the request body is nested too deeply"),
+    ("deep-in-object", b'{"question": ' + b"[" * 100_000, "the request body is nested too deeply"),
+    ("deep-objects", b'{"a":' * 50_000, "the request body is nested too deeply"),
+    ("not-utf8", b'{"question": "caf\xe9"}', "the request body is not valid JSON (it is not UTF-8 text)"),
+    ("lone-surrogate", b'{"question": "\\ud800"}', "question: Input should be a valid string"),
+    ("nan-top-k", b'{"question": "q", "top_k": NaN}', "top_k: Input should be a valid integer"),
+    ("huge-top-k", b'{"question": "q", "top_k": 1' + b"0" * 4000 + b"}", "top_k:"),
 ]
 
 
@@ -174,6 +183,68 @@ RAW_BODIES = [
 def test_ask_bad_raw_body(client: TestClient, raw: bytes, phrase: str) -> None:
     r = client.post("/ask", content=raw, headers={"content-type": "application/json"})
     assert_error(r, 422, "bad_input", phrase)
+
+
+def test_ask_body_not_sent_as_json_says_so(client: TestClient) -> None:
+    for headers in (
+        {},
+        {"content-type": "text/plain"},
+        {"content-type": "application/x-www-form-urlencoded"},
+    ):
+        r = client.post("/ask", content=b'{"question": "What did Sarandos say?"}', headers=headers)
+        assert_error(r, 422, "bad_input", "must be a JSON object sent with 'Content-Type: application/json'")
+
+
+def test_ask_question_limit_is_configurable(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    settings = replace(sample_settings, max_question_chars=40)
+    with client_for(settings, fake_embedder) as c:
+        assert c.post("/ask", json={"question": "What did Sarandos say about Sora?"}).status_code == 200
+        r = c.post("/ask", json={"question": "What did Sarandos say about Sora and the film industry?"})
+        assert_error(r, 422, "bad_input", "question is 55 characters; the limit is 40")
+        schema = c.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+        assert schema["properties"]["question"]["maxLength"] == 40
+
+
+def test_ask_huge_history_is_refused_before_any_work(client: TestClient) -> None:
+    turns = [{"role": "user", "content": "x"}] * 201
+    r = client.post("/ask", json={"question": "q", "history": turns})
+    assert_error(r, 422, "bad_input", "history: List should have at most 200 items")
+    r = client.post("/ask", json={"question": "q", "history": [{"role": "user", "content": "x" * 20_001}]})
+    assert_error(r, 422, "bad_input", "history.0.content: String should have at most 20000 characters")
+
+
+GOOD_TEXT = [
+    ("emoji", "What did Sarandos say about Sora? 🎬🤖"),
+    ("arabic", "ماذا قال ساراندوس عن Sora؟"),
+    ("hebrew", "מה אמר Sarandos על Sora?"),
+    ("mixed-direction", "What did \u202eSarandos\u202c say about Sora?"),
+    ("cjk", "Sarandos 对 Sora 说了什么？"),
+    ("combining", "Whát dìd Sarandos sáy about Sora?"),
+    ("control-chars", "What did\x00 Sarandos\x07 say\x1b about Sora?\x7f"),
+    ("newlines-tabs", "What did\tSarandos\nsay about\r\nSora?"),
+    ("zero-width", "What did Sa\u200brandos say about Sora?\ufeff"),
+    ("path-like", "../../../../etc/passwd"),
+    ("html", "<script>alert(1)</script> What did Sarandos say about Sora?"),
+    ("sql-like", "Sora'; DROP TABLE chunks; --"),
+    ("fts-syntax", 'Sora* AND "Sarandos" NEAR(x y) OR -netflix ^ : ( )'),
+]
+
+
+@pytest.mark.parametrize("question", [g[1] for g in GOOD_TEXT], ids=[g[0] for g in GOOD_TEXT])
+def test_ask_unusual_text_is_answered(client: TestClient, sample_index: Path, question: str) -> None:
+    r = client.post("/ask", json={"question": question})
+    assert r.status_code == 200, r.text
+    assert_answer_contract(r.json(), Index(sample_index))
+    assert "root:" not in r.text  # nothing is read from the path-like question
+
+
+def test_ask_control_characters_are_ignored(client: TestClient) -> None:
+    plain = client.post("/ask", json={"question": "How much was Netflix's quarterly revenue?"}).json()
+    noisy = client.post("/ask", json={"question": "How much\x00 was Netflix's\x1b quarterly revenue?\x07"})
+    assert noisy.status_code == 200
+    assert noisy.json()["answer"] == plain["answer"]
+    only_controls = client.post("/ask", json={"question": "\x00\x01\x1f \x7f"})
+    assert_error(only_controls, 422, "bad_input", "question must not be empty")
 
 
 def test_ask_history_over_the_turn_limit(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
@@ -187,6 +258,35 @@ def test_ask_history_over_the_turn_limit(sample_settings: Settings, fake_embedde
 def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> None:
     assert_error(client.get("/nope"), 404, "http_error", "Not Found")
     assert_error(client.get("/ask"), 405, "http_error", "Method Not Allowed")
+
+
+TRAVERSALS = [
+    "/static/../../../../etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/static/%252e%252e/%252e%252e/etc/passwd",
+    "/static//etc/passwd",
+    "/static/....//....//etc/passwd",
+    "/..%2f..%2fetc/passwd",
+    "/static/../app.py",
+    "/static/../../qa/config.py",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_no_path_reads_files_outside_static(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code in (404, 400), (path, r.status_code)
+    assert "root:" not in r.text and "import" not in r.text
+    assert_security_headers(r)
+
+
+def test_static_files_are_served_with_headers(client: TestClient) -> None:
+    names = [p.name for p in (Path(__file__).parent.parent / "web" / "static").iterdir() if p.is_file()]
+    assert names
+    r = client.get(f"/static/{names[0]}")
+    assert r.status_code == 200
+    assert_security_headers(r)
 
 
 # --- headers, auth, limits ------------------------------------------------------------------
@@ -211,8 +311,55 @@ def test_security_headers_on_page_answer_and_errors(client: TestClient) -> None:
         client.post("/ask", json={"question": "What did Sarandos say about Sora?"}),
         client.post("/ask", json={}),
         client.get("/healthz"),
+        client.get("/nope"),
+        client.get("/ask"),
+        client.post("/ask", content=b"[" * 100_000, headers={"content-type": "application/json"}),
+        client.get("/openapi.json"),
     ):
         assert_security_headers(response)
+
+
+class Exploding(QA):
+    """An engine whose answers blow up, as a bug would."""
+
+    def ask(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom: secret internals")
+
+
+def test_unexpected_error_is_a_json_500_with_headers_and_a_log(
+    sample_settings: Settings, fake_embedder: FakeEmbedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(sample_settings, qa=Exploding(sample_settings, fake_embedder))
+    with TestClient(app) as c, caplog.at_level(logging.INFO, logger="qa.web"):
+        r = c.post("/ask", json={"question": "What did Sarandos say about Sora?"})
+        assert_error(r, 500, "internal", "the server hit an unexpected error; it is logged")
+        assert "boom" not in r.text
+        assert_security_headers(r)
+        assert c.get("/healthz").status_code == 200  # the server keeps serving
+    assert any(rec.exc_info and "boom" in str(rec.exc_info[1]) for rec in caplog.records)
+    lines = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.INFO]
+    assert any(line.startswith("POST /ask 500 ") for line in lines)
+
+
+def test_one_log_line_per_request_without_the_question(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    question = "What did Sarandos say about Sora?"
+    with caplog.at_level(logging.INFO, logger="qa.web"):
+        caplog.clear()
+        assert client.post("/ask", json={"question": question}).status_code == 200
+    lines = [r for r in caplog.records if r.name == "qa.web" and r.levelno == logging.INFO]
+    assert len(lines) == 1
+    message = lines[0].getMessage()
+    assert re.fullmatch(r"POST /ask 200 \d+\.\dms", message), message
+    assert "Sarandos" not in caplog.text and question not in caplog.text
+    with caplog.at_level(logging.INFO, logger="qa.web"):
+        caplog.clear()
+        client.post("/ask", json={"question": "Sarandos", "top_k": 0})
+        client.get("/nope")
+    messages = [r.getMessage() for r in caplog.records if r.name == "qa.web"]
+    assert [m.rsplit(" ", 1)[0] for m in messages] == ["POST /ask 422", "GET /nope 404"]
+    assert "Sarandos" not in caplog.text
 
 
 AUTH = [
@@ -220,8 +367,14 @@ AUTH = [
     ("wrong-bearer", {"Authorization": "Bearer nope"}, 401),
     ("empty-bearer", {"Authorization": "Bearer "}, 401),
     ("bearer", {"Authorization": "Bearer secret"}, 200),
+    ("bearer-any-case", {"Authorization": "bearer secret"}, 200),
     ("x-api-key", {"X-API-Key": "secret"}, 200),
     ("wrong-x-api-key", {"X-API-Key": "nope", "Authorization": "Bearer secret"}, 401),
+    ("bare-key", {"Authorization": "secret"}, 401),
+    ("basic-scheme", {"Authorization": "Basic secret"}, 401),
+    ("key-as-query", {"X-Key-In-Url": "no"}, 401),
+    ("prefix-of-key", {"Authorization": "Bearer secre"}, 401),
+    ("key-with-suffix", {"Authorization": "Bearer secretX"}, 401),
 ]
 
 
@@ -234,6 +387,7 @@ def test_ask_api_key(
         r = c.post("/ask", json={"question": "What did Sarandos say about Sora?"}, headers=headers)
         if status == 401:
             assert_error(r, 401, "unauthorized", "Authorization: Bearer <key>")
+            assert r.headers["www-authenticate"] == "Bearer"
             assert_security_headers(r)
         else:
             assert r.status_code == 200, r.text
@@ -256,11 +410,6 @@ def test_ask_body_over_limit_is_413(sample_settings: Settings, fake_embedder: Fa
         assert c.post("/ask", json={"question": "What did Sarandos say?"}).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/app.py guard only checks the Content-Length header, so a chunked body "
-    "(no Content-Length) of any size is read in full instead of being refused with 413",
-)
 def test_ask_chunked_body_over_limit_is_413(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
     settings = replace(sample_settings, max_body_bytes=2000)
 
@@ -273,6 +422,29 @@ def test_ask_chunked_body_over_limit_is_413(sample_settings: Settings, fake_embe
         r = c.post("/ask", content=chunks(), headers={"content-type": "application/json"})
     assert r.request.headers.get("transfer-encoding") == "chunked"
     assert_error(r, 413, "too_large", "2000-byte limit")
+    assert_security_headers(r)
+
+
+def test_ask_chunked_body_within_limit_is_answered(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"question": "What did Sarandos '
+        yield b'say about Sora?", '
+        yield b'"top_k": 3}'
+
+    r = client.post("/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert r.request.headers.get("transfer-encoding") == "chunked"
+    assert r.status_code == 200, r.text
+    assert r.json()["abstained"] is False
+
+
+def test_body_limit_applies_to_every_route(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    settings = replace(sample_settings, max_body_bytes=100)
+    with client_for(settings, fake_embedder) as c:
+        for method, path in (("POST", "/ask"), ("POST", "/healthz"), ("POST", "/nope"), ("PUT", "/")):
+            r = c.request(method, path, content=b"x" * 101)
+            assert_error(r, 413, "too_large", "100-byte limit")
+        r = c.post("/ask", content=b"x", headers={"content-length": "-5"})
+        assert r.status_code == 413
 
 
 # --- no index -------------------------------------------------------------------------------

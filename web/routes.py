@@ -46,12 +46,18 @@ def require_key(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
-    """When QA_API_KEY is set, demand it as a Bearer token or an X-API-Key header."""
+    """When QA_API_KEY is set, demand it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.
+
+    A bare 'Authorization: <key>' is refused: only the Bearer scheme carries the key.
+    """
     if not settings.api_key:
         return
-    given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    given = x_api_key or (token.strip() if scheme.lower() == "bearer" else "")
     if not given or not secrets.compare_digest(given.encode(), settings.api_key.encode()):
-        raise Unauthorized("this server needs an API key: send 'Authorization: Bearer <key>'")
+        raise Unauthorized(
+            "this server needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+        )
 
 
 @router.post(
@@ -60,9 +66,12 @@ def require_key(
     responses=ERRORS,
     dependencies=[Depends(require_key)],
     summary="Answer a question with cited source sentences",
+    description="An extractive answer whose [n] markers point at the cited source sentences, or "
+    "an abstention with related passages when the indexed articles don't cover the question. "
+    'Every error has the shape {"error": {"code", "message"}}.',
 )
 def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> dict[str, Any]:
-    """Plain `def`: the work is CPU-bound, so FastAPI runs it in its thread pool."""
+    # Plain `def`: the work is CPU-bound, so FastAPI runs it in its thread pool.
     history = [Turn(t.role, t.content) for t in body.history]
     return qa.ask(body.question, history, body.top_k).to_dict()
 
