@@ -87,7 +87,7 @@ class Weights:
     # does length); it pays extra when it only adds the answer type, or stands apart.
     pair: float = 0.0
     pair_only_type: float = 0.16
-    pair_apart: float = 0.05
+    pair_apart: float = 0.15
     # Below this cosine with the question, the best sentence is not taken as an answer
     # (calibrated so that about 2% of answerable SQuAD dev questions are refused).
     abstain_below: float = 0.30
@@ -260,6 +260,8 @@ def rank_candidates(
     out: list[Candidate] = []
     for s in scored:
         nxt = by_pos.get((s.sentence.doc_id, s.sentence.idx + 1))
+        if nxt is not None and nxt.sentence.section != s.sentence.section:
+            nxt = None  # a heading between them: they are not one passage
         # A sentence ending in a colon only introduces what follows: never quote it alone.
         if not (s.sentence.text.endswith(":") and nxt is not None):
             out.append(combine((s,), q_weights, q_bigrams, typed_question, weights))
