@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint index bench browser clean
+.PHONY: install run test lint index bench browser screenshot clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# Refresh docs/chat.png (the README's screenshot) from the browser test of the Sora question.
+screenshot: install browser
+	QA_UPDATE_DOCS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k sora
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

@@ -1,11 +1,13 @@
 """The chat page in a real browser: headless Debian Chromium driven by Playwright, against uvicorn.
 
-Screenshots go to tests/artifacts/ for a reviewer; the Sora test also refreshes docs/chat.png.
+Screenshots go to tests/artifacts/ for a reviewer; with QA_UPDATE_DOCS=1 (`make screenshot`)
+the Sora test also refreshes docs/chat.png, the README's picture.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -201,8 +203,9 @@ def test_sora_answer_citation_and_follow_up(browser: Browser, sample_url: str) -
         expect(chip).to_be_visible()
         expect(chip).to_have_text("1")
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(README_SHOT), animations="disabled")
         shot(page, "desktop-answer")
+        if os.environ.get("QA_UPDATE_DOCS") == "1":  # `make screenshot`: refresh the README's picture
+            page.screenshot(path=str(README_SHOT), animations="disabled")
 
         chip.click()
         dialog = page.locator("#source-dialog")
