@@ -13,7 +13,7 @@ from qa.chunk import chunk_document, split_sentences
 from qa.embed import Embedder
 from qa.errors import NothingIndexed, QAError
 from qa.ingest import Skipped, load_documents
-from qa.store import Index, Prepared, current_generation, write_generation
+from qa.store import Index, Prepared, current_generation, write_generation, writer_lock
 from qa.types import Document
 
 Progress = Callable[[str, int, int], None]
@@ -39,14 +39,14 @@ def chunker_settings(embedder: Embedder, chunk_tokens: int) -> dict[str, object]
     return {"max_tokens": min(chunk_tokens, embedder.max_tokens), "overlap_sentences": 1, "version": 3}
 
 
-def prepare_texts(doc: Document, max_tokens: int, embedder: Embedder) -> tuple[list, list, list[str], list[str]]:
+def prepare_texts(
+    doc: Document, max_tokens: int, embedder: Embedder
+) -> tuple[list, list, list[str], list[str]]:
     """Split a document and build the texts the embedder sees (title and section as context)."""
     sentences = split_sentences(doc)
     context_budget = max_tokens - min(48, embedder.count_tokens(doc.title) + 8)
     chunks = chunk_document(doc, sentences, context_budget, embedder.count_tokens)
-    chunk_texts = [
-        "\n".join(x for x in (doc.title, c.section, c.text) if x) for c in chunks
-    ]
+    chunk_texts = ["\n".join(x for x in (doc.title, c.section, c.text) if x) for c in chunks]
     sentence_texts = [s.text for s in sentences]
     return sentences, chunks, chunk_texts, sentence_texts
 
@@ -73,14 +73,36 @@ def build_index(
     skipped: Sequence[Skipped] = (),
     incremental: bool = True,
 ) -> BuildReport:
-    """Index exactly `documents`, reusing stored vectors of documents whose content is unchanged."""
+    """Index exactly `documents`, reusing stored vectors of documents whose content is unchanged.
+
+    Holds the index directory's writer lock from reading the previous generation to making the
+    new one live, so concurrent builds run one after the other and none undoes another's work.
+    """
     t0 = time.perf_counter()
     if not documents:
         reasons = "; ".join(f"{s.source}: {s.reason}" for s in list(skipped)[:5])
         raise NothingIndexed(
-            "nothing could be indexed" + (f" ({reasons})" if reasons else ": no documents found")
+            "nothing could be indexed"
+            + (f" ({reasons})" if reasons else ": no documents found")
             + ". The existing index was left as it was."
         )
+    with writer_lock(index_dir):
+        return _build_locked(
+            documents, embedder, index_dir, chunk_tokens, batch_size, progress, skipped, incremental, t0
+        )
+
+
+def _build_locked(
+    documents: Sequence[Document],
+    embedder: Embedder,
+    index_dir: Path,
+    chunk_tokens: int,
+    batch_size: int,
+    progress: Progress | None,
+    skipped: Sequence[Skipped],
+    incremental: bool,
+    t0: float,
+) -> BuildReport:
     chunker = chunker_settings(embedder, chunk_tokens)
     old = _previous(index_dir, embedder.name, chunker) if incremental else None
     old_hashes: dict[str, str] = old.manifest.get("documents", {}) if old else {}
@@ -93,7 +115,8 @@ def build_index(
             reused += 1
             continue
         prepared.append(None)
-        sentences, chunks, ctexts, stexts = prepare_texts(doc, int(chunker["max_tokens"]), embedder)  # type: ignore[call-overload]
+        max_tokens = int(chunker["max_tokens"])  # type: ignore[call-overload]
+        sentences, chunks, ctexts, stexts = prepare_texts(doc, max_tokens, embedder)
         pending.append((i, doc, sentences, chunks, ctexts, stexts))
     texts = [t for p in pending for t in p[4]] + [t for p in pending for t in p[5]]
     done = 0
@@ -104,7 +127,10 @@ def build_index(
         if progress:
             progress("embedding", done, len(texts))
 
-    vectors = embedder.embed_documents(texts, batch_size=batch_size, progress=tick) if texts else np.zeros((0, embedder.dimension), np.float32)
+    if texts:
+        vectors = embedder.embed_documents(texts, batch_size=batch_size, progress=tick)
+    else:
+        vectors = np.zeros((0, embedder.dimension), np.float32)
     n_chunks = sum(len(p[4]) for p in pending)
     c_off, s_off = 0, n_chunks
     for i, doc, sentences, chunks, ctexts, stexts in pending:
@@ -147,12 +173,14 @@ def index_paths(
     batch_size: int = 64,
     max_file_bytes: int = 20_000_000,
     progress: Progress | None = None,
+    incremental: bool = True,
 ) -> BuildReport:
     """Ingest files and folders and build the index from exactly those documents."""
     result = load_documents(paths, max_file_bytes=max_file_bytes)
     return build_index(
-        result.documents, embedder, index_dir, chunk_tokens, batch_size, progress, result.skipped
-    )
+        result.documents, embedder, index_dir, chunk_tokens, batch_size, progress, result.skipped,
+        incremental,
+    )  # fmt: skip
 
 
 def update_index(
@@ -165,7 +193,26 @@ def update_index(
     max_file_bytes: int = 20_000_000,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Add or replace documents from `add` and drop those under `remove`, keeping the rest."""
+    """Add or replace documents from `add` and drop those under `remove`, keeping the rest.
+
+    Runs under the writer lock, so an update made by a concurrent build is never lost.
+    """
+    with writer_lock(index_dir):
+        return _update_locked(
+            embedder, index_dir, add, remove, chunk_tokens, batch_size, max_file_bytes, progress
+        )
+
+
+def _update_locked(
+    embedder: Embedder,
+    index_dir: Path,
+    add: Sequence[Path],
+    remove: Sequence[str],
+    chunk_tokens: int,
+    batch_size: int,
+    max_file_bytes: int,
+    progress: Progress | None,
+) -> BuildReport:
     from qa.errors import BadInput
 
     old = Index(index_dir)  # raises a clear IndexMissing when there is nothing to update
@@ -198,8 +245,8 @@ def update_index(
 
 
 def _under(source: str, target: str) -> bool:
-    """Is `source` the target itself, or a file inside the target folder?"""
-    if source == target:
+    """Is `source` the target itself, a line of the target .jsonl file, or inside the target folder?"""
+    if source == target or source.startswith(f"{target}#L"):
         return True
     try:
         return Path(source).resolve().is_relative_to(Path(target).resolve())

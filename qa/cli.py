@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.errors import QAError
+from qa.errors import BadInput, QAError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -25,10 +25,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
-    from qa.build import build_index, index_paths, update_index
+    from qa.build import index_paths, update_index
     from qa.embed import Embedder
     from qa.ingest import bundled_corpus
 
+    if (args.add or args.remove) and (args.paths or args.full):
+        raise BadInput("--add and --remove update the existing index; don't combine them with PATH or --full")
     settings = _settings(args)
     progress = _progress_bar(args.quiet)
     embedder = Embedder(settings.embed_model, settings.threads)
@@ -45,19 +47,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         )
     else:
         paths = [Path(p) for p in args.paths] or [bundled_corpus()]
-        if args.full:
-            from qa.ingest import load_documents
-
-            result = load_documents(paths, max_file_bytes=settings.max_file_bytes)
-            report = build_index(
-                result.documents, embedder, settings.index_dir, settings.chunk_tokens,
-                settings.embed_batch_size, progress, result.skipped, incremental=False,
-            )  # fmt: skip
-        else:
-            report = index_paths(
-                paths, embedder, settings.index_dir, settings.chunk_tokens,
-                settings.embed_batch_size, settings.max_file_bytes, progress,
-            )  # fmt: skip
+        report = index_paths(
+            paths, embedder, settings.index_dir, settings.chunk_tokens, settings.embed_batch_size,
+            settings.max_file_bytes, progress, incremental=not args.full,
+        )  # fmt: skip
     progress("done", 1, 1)
     print(
         f"Indexed {report.documents} document(s), {report.chunks} chunks, {report.sentences} "

@@ -8,11 +8,19 @@ Layout::
 
 A build writes a new generation into a temporary folder, renames it into place and only then
 swaps CURRENT, so a crash at any moment leaves the previous index whole and loadable.
+
+One writer at a time: builds hold ``index/LOCK`` (an ``fcntl.flock``, which the kernel releases
+when the process dies, however it dies). Under that lock every ``.tmp-gen-*`` folder is the
+leftover of a dead build and is removed at once, as is every generation that is neither live nor
+the one just before it. A loaded `Index` keeps its generation readable even after a later build
+deletes the folder: its vectors are memory-mapped and its SQLite file stays open.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -20,10 +28,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import faiss
 import numpy as np
@@ -32,8 +42,12 @@ from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
 from qa.text import terms
 from qa.types import Chunk, Document, Sentence
 
+log = logging.getLogger(__name__)
+
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+LOCK = "LOCK"
+TMP_PREFIX = ".tmp-gen-"
 # Exact search is fast and perfect below this many chunks; past it HNSW keeps queries fast.
 HNSW_THRESHOLD = 200_000
 
@@ -110,6 +124,19 @@ class Index:
 
     def __init__(self, index_dir: Path, expect_model: str | None = None, expect_dim: int | None = None):
         self.index_dir = index_dir
+        for attempt in range(3):
+            started_on = current_generation(index_dir)
+            try:
+                self._load(expect_model, expect_dim)
+                return
+            except IndexCorrupt:
+                # Builds that finished while we were loading may have deleted the generation we
+                # started on (two builds in a row); if CURRENT moved, load the new one instead.
+                if attempt == 2 or current_generation(index_dir) == started_on:
+                    raise
+
+    def _load(self, expect_model: str | None, expect_dim: int | None) -> None:
+        index_dir = self.index_dir
         self.manifest = read_manifest(index_dir)
         self.path = index_dir / self.manifest["generation"]
         rebuild = f"Rebuild it with: qa index [PATH ...] --index-dir {index_dir}"
@@ -131,32 +158,47 @@ class Index:
             )
         try:
             self.faiss = faiss.read_index(str(self.path / "chunks.faiss"))
+            # Memory maps and the open SQLite file outlive the deletion of the folder (see db).
             self.sentence_vectors = np.load(self.path / "sentence_vectors.npy", mmap_mode="r")
-            self._db_path = self.path / "store.sqlite"
+            self.chunk_vectors = np.load(self.path / "chunk_vectors.npy", mmap_mode="r")
+            self._db_uri = f"file:{quote(str(self.path / 'store.sqlite'))}?mode=ro"
+            self._pinned = sqlite3.connect(self._db_uri, uri=True, check_same_thread=False)
             self._local = threading.local()
-            db = self.db
+            self._local.conn = db = self._pinned
             self.n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             self.n_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
             self.documents = {
                 r[0]: DocumentInfo(*r)
                 for r in db.execute(
-                    "SELECT doc_id, title, source, published, content_hash FROM documents "
-                    "ORDER BY position"
+                    "SELECT doc_id, title, source, published, content_hash FROM documents ORDER BY position"
                 )
             }
         except (RuntimeError, OSError, ValueError, sqlite3.Error) as exc:
             raise IndexCorrupt(f"the index in {index_dir}/ is damaged ({exc}). {rebuild}") from None
-        if self.faiss.ntotal != self.n_chunks or len(self.sentence_vectors) != self.n_sentences:
+        if (
+            self.faiss.ntotal != self.n_chunks
+            or len(self.chunk_vectors) != self.n_chunks
+            or len(self.sentence_vectors) != self.n_sentences
+        ):
             raise IndexCorrupt(f"the index in {index_dir}/ is inconsistent (vector counts). {rebuild}")
         if self.faiss.d != self.manifest.get("dimension"):
             raise IndexCorrupt(f"the index in {index_dir}/ disagrees with its manifest. {rebuild}")
 
     @property
     def db(self) -> sqlite3.Connection:
-        """This thread's read-only SQLite connection."""
+        """This thread's read-only SQLite connection.
+
+        Each thread opens its own, so reads run in parallel. If a later build has deleted this
+        generation's folder in the meantime, the thread shares the connection opened at load
+        time, which still reads the deleted file (SQLite here is built thread-safe, and every
+        use is a read).
+        """
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(f"file:{self._db_path}?mode=ro", uri=True, check_same_thread=False)
+            try:
+                conn = sqlite3.connect(self._db_uri, uri=True, check_same_thread=False)
+            except sqlite3.OperationalError:
+                conn = self._pinned
             self._local.conn = conn
         return conn
 
@@ -253,7 +295,7 @@ class Index:
             "WHERE doc_id = ? ORDER BY idx",
             (doc_id,),
         ).fetchall()
-        chunk_vecs = np.load(self.path / "chunk_vectors.npy", mmap_mode="r")
+        chunk_vecs = self.chunk_vectors
         return Prepared(
             doc,
             [s for _, s in sent_rows],
@@ -263,11 +305,15 @@ class Index:
         )
 
     def close(self) -> None:
-        """Close this thread's database connection."""
+        """Close this thread's database connection and the one opened at load time.
+
+        For one-shot users such as a build; a server simply drops an Index it no longer uses.
+        """
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+        self._pinned.close()
 
 
 def build_faiss(vectors: np.ndarray) -> faiss.Index:
@@ -283,63 +329,122 @@ def build_faiss(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+_lock_registry = threading.Lock()
+_thread_locks: dict[str, threading.RLock] = {}
+_held: dict[str, list[int]] = {}  # index dir -> [lock file descriptor, depth]
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index directory's writer lock: one build at a time, waiting for a running one.
+
+    An exclusive ``fcntl.flock`` on ``index_dir/LOCK``; the kernel drops it when the holder
+    exits or is killed, so a crashed build never leaves a stale lock behind. Reentrant within a
+    thread; other threads of the same process wait like other processes do.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    key = str(index_dir.resolve())
+    with _lock_registry:
+        rlock = _thread_locks.setdefault(key, threading.RLock())
+    with rlock:
+        if key not in _held:
+            fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                    log.warning(
+                        "another build (pid %s) is writing %s/; waiting for it to finish", holder, index_dir
+                    )
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except BaseException:
+                os.close(fd)
+                raise
+            _held[key] = [fd, 0]
+        _held[key][1] += 1
+        try:
+            yield
+        finally:
+            _held[key][1] -= 1
+            if _held[key][1] == 0:
+                fd = _held.pop(key)[0]
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
 def write_generation(
     index_dir: Path,
     prepared: Sequence[Prepared],
     manifest: dict[str, Any],
     dimension: int,
 ) -> Path:
-    """Write a complete generation and make it live atomically; returns its folder."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-gen-", dir=index_dir))
-    try:
-        chunk_vecs = _stack([p.chunk_vectors for p in prepared], dimension)
-        sent_vecs = _stack([p.sentence_vectors for p in prepared], dimension)
-        _write_sqlite(tmp / "store.sqlite", prepared)
-        np.save(tmp / "chunk_vectors.npy", chunk_vecs)
-        np.save(tmp / "sentence_vectors.npy", sent_vecs)
-        faiss.write_index(build_faiss(chunk_vecs), str(tmp / "chunks.faiss"))
-        manifest = {
-            **manifest,
-            "format_version": FORMAT_VERSION,
-            "dimension": dimension,
-            "documents": {p.document.doc_id: p.document.content_hash for p in prepared},
-            "counts": {
-                "documents": len(prepared),
-                "chunks": int(len(chunk_vecs)),
-                "sentences": int(len(sent_vecs)),
-            },
-            "index_type": "flat" if len(chunk_vecs) < HNSW_THRESHOLD else "hnsw",
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        for f in tmp.iterdir():
-            _fsync(f)
-        final = index_dir / f"gen-{stamp}-{tmp.name[-8:].replace('_', 'x')}"
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _fsync(index_dir)
-    pointer_tmp = index_dir / f".{CURRENT}.tmp"
-    pointer_tmp.write_text(final.name + "\n")
-    _fsync(pointer_tmp)
-    os.replace(pointer_tmp, index_dir / CURRENT)
-    _fsync(index_dir)
-    _remove_stale(index_dir, keep={final.name})
+    """Write a complete generation and make it live atomically; returns its folder.
+
+    Killed at any moment, this leaves either the previous generation live (plus a leftover
+    temporary folder that the next build removes) or the new one live; never a mix.
+    """
+    with writer_lock(index_dir):
+        previous = current_generation(index_dir)
+        _remove_temporaries(index_dir)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=index_dir))
+        try:
+            chunk_vecs = _stack([p.chunk_vectors for p in prepared], dimension)
+            sent_vecs = _stack([p.sentence_vectors for p in prepared], dimension)
+            _write_sqlite(tmp / "store.sqlite", prepared)
+            np.save(tmp / "chunk_vectors.npy", chunk_vecs)
+            np.save(tmp / "sentence_vectors.npy", sent_vecs)
+            faiss.write_index(build_faiss(chunk_vecs), str(tmp / "chunks.faiss"))
+            manifest = {
+                **manifest,
+                "format_version": FORMAT_VERSION,
+                "dimension": dimension,
+                "documents": {p.document.doc_id: p.document.content_hash for p in prepared},
+                "counts": {
+                    "documents": len(prepared),
+                    "chunks": len(chunk_vecs),
+                    "sentences": len(sent_vecs),
+                },
+                "index_type": "flat" if len(chunk_vecs) < HNSW_THRESHOLD else "hnsw",
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            for f in tmp.iterdir():
+                _fsync(f)
+            _fsync(tmp)
+            final = index_dir / f"gen-{stamp}-{tmp.name[-8:].replace('_', 'x')}"
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync(index_dir)
+        pointer_tmp = index_dir / f".{CURRENT}.tmp"
+        pointer_tmp.write_text(final.name + "\n")
+        _fsync(pointer_tmp)
+        os.replace(pointer_tmp, index_dir / CURRENT)
+        _fsync(index_dir)
+        _remove_stale(index_dir, keep={final.name} | ({previous.name} if previous else set()))
     return final
 
 
-def _remove_stale(index_dir: Path, keep: set[str]) -> None:
-    """Delete old generations and abandoned temporaries, keeping the newest previous one."""
-    gens = sorted(p for p in index_dir.glob("gen-*") if p.is_dir() and p.name not in keep)
-    # The newest previous generation stays for servers that are still reading it.
-    for p in gens[:-1]:
+def _remove_temporaries(index_dir: Path) -> None:
+    """Delete leftover temporary generations. Call only under the writer lock: no build is
+    writing then, so every temporary folder belongs to a build that died."""
+    for p in index_dir.glob(f"{TMP_PREFIX}*"):
+        log.info("removing %s, left by a build that did not finish", p.name)
         shutil.rmtree(p, ignore_errors=True)
-    for p in index_dir.glob(".tmp-gen-*"):
-        if time.time() - p.stat().st_mtime > 3600:
+
+
+def _remove_stale(index_dir: Path, keep: set[str]) -> None:
+    """Delete generations other than `keep` (the live one and the one live just before it,
+    which servers that have not reloaded yet may still be opening). Under the writer lock."""
+    for p in index_dir.glob("gen-*"):
+        if p.is_dir() and p.name not in keep:
             shutil.rmtree(p, ignore_errors=True)
+    _remove_temporaries(index_dir)
 
 
 def _stack(parts: list[np.ndarray], dimension: int) -> np.ndarray:

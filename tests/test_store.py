@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import FAKE_DIM, FAKE_MODEL, FakeEmbedder, build_sample
 
-from qa.build import build_index, prepare_texts, update_index
+from qa.build import build_index, chunker_settings, prepare_texts, update_index
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing, NothingIndexed, QAError
 from qa.ingest import bundled_corpus, load_documents
 from qa.store import CURRENT, FORMAT_VERSION, Index, current_generation
@@ -46,7 +46,7 @@ def test_index_round_trip_manifest(sample_index: Path) -> None:
     assert m["format_version"] == FORMAT_VERSION
     assert m["model"] == FAKE_MODEL
     assert m["dimension"] == FAKE_DIM
-    assert m["chunker"] == {"max_tokens": 256, "overlap_sentences": 1, "version": 1}
+    assert m["chunker"] == chunker_settings(FakeEmbedder(), 256)
     assert m["documents"] == {doc.doc_id: doc.content_hash}
     assert m["counts"] == {"documents": 1, "chunks": index.n_chunks, "sentences": index.n_sentences}
     assert m["index_type"] == "flat"

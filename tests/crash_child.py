@@ -1,0 +1,89 @@
+"""`qa ...` with the fake embedder, stopping at a named point of a build so a test can kill it.
+
+Usage: python tests/crash_child.py POINT PAUSE_SECONDS qa-arguments...
+
+At POINT the process prints "AT POINT" on stderr and sleeps PAUSE_SECONDS, then carries on.
+Points, in the order a build reaches them:
+  embedding      half-way through embedding (the writer lock is held, nothing written yet)
+  sqlite         the temporary generation has its SQLite store
+  faiss          ... and its FAISS index (every file written, not yet fsynced)
+  before-rename  the temporary folder is complete
+  after-rename   renamed to gen-*, but CURRENT still names the previous generation
+  before-swap    the new CURRENT is written beside the old one (.CURRENT.tmp)
+  after-swap     CURRENT names the new generation; old generations not yet removed
+  none           never stops
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import numpy as np
+from conftest import FakeEmbedder
+
+import qa.embed
+import qa.store
+from qa.cli import main
+
+POINT = sys.argv[1]
+PAUSE = float(sys.argv[2])
+
+
+def stop(name: str) -> None:
+    if name == POINT:
+        print(f"AT {name}", file=sys.stderr, flush=True)
+        time.sleep(PAUSE)
+
+
+class SlowFake(FakeEmbedder):
+    def embed_documents(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        half = len(texts) // 2
+        first = super().embed_documents(texts[:half], batch_size, progress)
+        stop("embedding")
+        return np.vstack([first, super().embed_documents(texts[half:], batch_size, progress)])
+
+
+def after(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        stop(name)
+        return result
+
+    return wrapped
+
+
+real_rename, real_replace = os.rename, os.replace
+
+
+def rename(src: Any, dst: Any) -> None:
+    stop("before-rename")
+    real_rename(src, dst)
+    stop("after-rename")
+
+
+def replace(src: Any, dst: Any) -> None:
+    if Path(dst).name == qa.store.CURRENT:
+        stop("before-swap")
+        real_replace(src, dst)
+        stop("after-swap")
+    else:
+        real_replace(src, dst)
+
+
+qa.embed.Embedder = lambda *args, **kwargs: SlowFake()  # type: ignore[assignment,misc]
+qa.store._write_sqlite = after("sqlite", qa.store._write_sqlite)
+qa.store.faiss.write_index = after("faiss", qa.store.faiss.write_index)
+qa.store.os.rename = rename  # type: ignore[assignment]
+qa.store.os.replace = replace  # type: ignore[assignment]
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[3:]))
