@@ -35,7 +35,8 @@ _MONTHS = (
 _DATE = re.compile(
     rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b|\b\d{{1,2}}(st|nd|rd|th) century\b|"
     r"\bcentur(y|ies)\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
-    r"\b(today|yesterday|ago|decade|era|period|age)\b",
+    r"\b(today|yesterday|tomorrow|tonight|ago|decade|era|period|age|weeks?|months?|years?|quarters?|"
+    r"weekends?|morning|afternoon|evening|night|season|spring|summer|autumn|fall|winter)\b",
     re.I,
 )
 _NUMBER_WORDS = (
