@@ -19,7 +19,7 @@ from qa.errors import UnreadableFile
 from qa.types import Document, Span
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
-_END_PUNCT = tuple('.!?:;,"”’\')…')
+_END_PUNCT = tuple(".!?:;,\"”’')…")
 _LINK_BLOCK_HEADER = re.compile(
     r"^(related( posts| articles| stories| news| reading)?|read (more|next|also)|see also|"
     r"more (from|on|stories|news)|recommended( for you| reading)?|you (may|might) also like|"
@@ -95,15 +95,14 @@ def read_file(
         raise UnreadableFile(
             f"unsupported file type '{suffix or path.name}' (supported: {', '.join(SUPPORTED)})"
         )
+    if not path.is_file():
+        raise UnreadableFile("not a regular file")
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("empty file")
     if size > max_file_bytes:
-        raise UnreadableFile(
-            f"file is {size / 1e6:.1f} MB, over the {max_file_bytes / 1e6:.1f} MB limit "
-            "(QA_MAX_FILE_BYTES); split it into articles"
-        )
-    raw = path.read_bytes()
+        raise UnreadableFile(_too_large(size, max_file_bytes))
+    raw = _read_bounded(path, size, max_file_bytes)
     text = decode(raw)
     source = str(path)
     if suffix == ".jsonl":
@@ -123,6 +122,33 @@ def read_file(
     if not docs:
         raise UnreadableFile("no article text found")
     return docs
+
+
+def _read_bounded(path: Path, size: int, limit: int) -> bytes:
+    """The file's bytes, never holding more than `limit` of them even if it grew since stat."""
+    parts: list[bytes] = []
+    total = 0
+    with path.open("rb") as f:
+        # read(n) allocates n bytes up front: ask for what stat said, then small steps.
+        step = size + 1
+        while chunk := f.read(min(step, limit + 1 - total)):
+            parts.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise UnreadableFile(_too_large(total, limit))
+            step = 1 << 20
+    return b"".join(parts)
+
+
+def _too_large(size: int, limit: int) -> str:
+    def mb(n: int) -> str:
+        return f"{n / 1e6:.1f} MB"
+
+    if limit < 1_000_000 or mb(size) == mb(limit):
+        what, cap = f"{size:,} bytes", f"{limit:,}-byte"
+    else:
+        what, cap = mb(size), mb(limit)
+    return f"file is {what}, over the {cap} limit (QA_MAX_FILE_BYTES); split it into articles"
 
 
 def decode(raw: bytes) -> str:
@@ -175,7 +201,7 @@ def is_heading_line(line: str) -> bool:
     s = line.strip()
     if not s or len(s) > 100 or len(s.split()) > 14:
         return False
-    if s.endswith(_END_PUNCT) or s[0] in "-*•–" or s[0].isdigit() and s.rstrip(".").isdigit():
+    if s.endswith(_END_PUNCT) or s[0] in "-*•–" or (s[0].isdigit() and s.rstrip(".").isdigit()):
         return False
     return s[0].isupper() or s[0].isdigit() or s[0] in "\"“'‘"
 
@@ -350,7 +376,7 @@ class _HTMLText(HTMLParser):
 def parse_html(text: str) -> tuple[str, str, list[Span]]:
     """HTML: title from <title>/<h1>; text of <article> or <main> when present; h2/h3 are headings."""
     parser = _HTMLText()
-    parser.feed(text)
+    parser.feed(_cut_unfinished_markup(text))
     parser.close()
     parser._flush()
     blocks = parser.blocks["article"] or parser.blocks["main"] or parser.blocks["body"]
@@ -366,6 +392,18 @@ def parse_html(text: str) -> tuple[str, str, list[Span]]:
         lines.append(block)
         pos += len(block) + 1
     return title, "\n".join(lines), headings
+
+
+def _cut_unfinished_markup(text: str) -> str:
+    """Drop a tag or comment cut off by the end of a truncated file, which the parser would
+    otherwise pass on as text ("<p class=\"x"); the text before it is kept."""
+    comment = text.rfind("<!--")
+    if comment != -1 and text.find("-->", comment) == -1:
+        text = text[:comment]
+    tag = text.rfind("<")
+    if tag > text.rfind(">") and re.match(r"<[A-Za-z/!?]", text[tag : tag + 2]):
+        text = text[:tag]
+    return text
 
 
 # --- jsonl ---------------------------------------------------------------------------------

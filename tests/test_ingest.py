@@ -301,3 +301,133 @@ def test_read_file_raises_unreadable_for_binary(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01")
     with pytest.raises(UnreadableFile, match="binary file"):
         read_file(path)
+
+
+# --- truncated, special and very large files ------------------------------------------------
+
+
+def test_size_message_shows_bytes_for_small_limits(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"Title\n" + b"word " * 400)
+    (skipped,) = load_documents([path], max_file_bytes=1000).skipped
+    assert skipped.reason == (
+        "file is 2,006 bytes, over the 1,000-byte limit (QA_MAX_FILE_BYTES); split it into articles"
+    )
+
+
+TRUNCATED_HTML = [
+    ("mid-tag", '<html><body><article><h1>Flood News</h1><p>The river flooded the valley.</p><p class="x',
+     "The river flooded the valley."),
+    ("mid-attribute-url", '<article><h1>Flood News</h1><p>The river flooded the valley. See <a href="http://ex',
+     "The river flooded the valley. See"),
+    ("mid-comment", "<article><h1>Flood News</h1><p>The river flooded the valley.</p><!-- ad slot",
+     "The river flooded the valley."),
+    ("mid-text", "<article><h1>Flood News</h1><p>The river flooded the valley.</p><p>Officials said the wa",
+     "The river flooded the valley.\nOfficials said the wa"),
+    ("mid-script", "<article><h1>Flood News</h1><p>The river flooded the valley.</p><script>var x = '<p>",
+     "The river flooded the valley."),
+    ("mid-closing-tag", "<article><h1>Flood News</h1><p>The river flooded the valley.</",
+     "The river flooded the valley."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("html", "text"), [t[1:] for t in TRUNCATED_HTML], ids=[t[0] for t in TRUNCATED_HTML]
+)
+def test_truncated_html_keeps_its_text_without_markup(tmp_path: Path, html: str, text: str) -> None:
+    path = tmp_path / "cut.html"
+    path.write_text(html)
+    doc = only_document(path)
+    assert doc.title == "Flood News"
+    assert doc.text == text
+    assert "<" not in doc.text
+
+
+def test_truncated_html_without_text_is_skipped_with_reason(tmp_path: Path) -> None:
+    path = tmp_path / "cut.html"
+    path.write_text("<html><head><title>Flood</title></head><bo")
+    (skipped,) = load_documents([path]).skipped
+    assert skipped.reason == "no article text found"
+
+
+def test_special_file_is_refused_without_reading(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)  # reading it would block forever
+    (skipped,) = load_documents([fifo]).skipped
+    assert skipped.reason == "not a regular file"
+
+
+def test_nul_bytes_after_the_first_block_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "late-nul.txt"
+    path.write_bytes(b"Title\n" + b"A sentence about rivers. " * 400 + b"\x00\x00 More text.")
+    doc = only_document(path)
+    assert "\x00" not in doc.text and doc.text.endswith("More text.")
+
+
+def test_fifty_megabyte_file_is_skipped_before_reading(tmp_path: Path) -> None:
+    import tracemalloc
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("Good Title\nA perfectly good article about river otters.\n")
+    huge = corpus / "huge.txt"
+    with huge.open("wb") as f:  # sparse: 50 MB on paper, nothing on disk
+        f.truncate(50_000_000)
+    tracemalloc.start()
+    try:
+        result = load_documents([corpus])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [d.title for d in result.documents] == ["Good Title"]
+    assert [(s.source, s.reason) for s in result.skipped] == [
+        (str(huge), "file is 50.0 MB, over the 20.0 MB limit (QA_MAX_FILE_BYTES); split it into articles")
+    ]
+    assert peak < 5_000_000, peak
+
+
+def test_file_growing_after_stat_is_still_bounded(tmp_path: Path) -> None:
+    from qa.errors import UnreadableFile
+    from qa.ingest import _read_bounded
+
+    path = tmp_path / "growing.txt"
+    path.write_bytes(b"x" * 5000)
+    assert _read_bounded(path, 5000, 5000) == b"x" * 5000
+    with pytest.raises(UnreadableFile, match="file is 1,001 bytes, over the 1,000-byte limit"):
+        _read_bounded(path, 100, 1000)  # stat said 100 bytes; it has grown to 5,000 since
+
+
+def test_qa_index_with_a_fifty_megabyte_file_stays_small(tmp_path: Path) -> None:
+    """The real `qa index` process (fake embedder): skip message, the rest indexed, peak RSS small."""
+    import os
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"a{i}.txt").write_text(
+            f"Story {i}\nThe river rose {i} metres overnight, officials said.\n"
+        )
+    with (corpus / "huge.txt").open("wb") as f:
+        f.write(b"Huge\n" + b"All work and no play. " * 1000)
+        f.truncate(50_000_000)
+    tests = Path(__file__).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(tests / "crash_child.py"), "none", "0", "index", str(corpus),
+             "--index-dir", str(tmp_path / "index"), "-q"],
+            stdout=out, stderr=err, env=env,
+        )  # fmt: skip
+        # wait4 (not Popen.wait) to get this child's own peak RSS, in KiB on Linux.
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, err_path.read_text()
+    printed = out_path.read_text()
+    assert printed.startswith("Indexed 3 document(s)")
+    assert f"  {corpus / 'huge.txt'}: file is 50.0 MB, over the 20.0 MB limit (QA_MAX_FILE_BYTES)" in printed
+    assert usage.ru_maxrss * 1024 < 400_000_000, usage.ru_maxrss
