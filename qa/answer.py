@@ -375,11 +375,11 @@ def _render(index: Index, chosen: list[Scored], score: float) -> Answer:
     parts: list[str] = []
     groups: list[list[Scored]] = []
     for c in chosen:
-        last = groups[-1][-1] if groups else None
+        prev = groups[-1][-1] if groups else None
         if (
-            last is not None
-            and last.hit.chunk_id == c.hit.chunk_id
-            and c.sentence.idx == last.sentence.idx + 1
+            prev is not None
+            and prev.hit.chunk_id == c.hit.chunk_id
+            and c.sentence.idx == prev.sentence.idx + 1
         ):
             groups[-1].append(c)
         else:

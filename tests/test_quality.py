@@ -45,7 +45,10 @@ def test_eval_netflix_chat_second_turns_use_history(netflix_qa: QA) -> None:
 def test_eval_sora_answer_quotes_sarandos_and_its_citation_contains_it(netflix_qa: QA) -> None:
     answer = netflix_qa.ask("What did Sarandos say about Sora?")
     assert not answer.abstained
-    expected = ("We do not anticipate AI supplanting creativity", "possibility of effects on content creators")
+    expected = (
+        "We do not anticipate AI supplanting creativity",
+        "possibility of effects on content creators",
+    )
     assert contains_any(answer.answer, expected)
     assert any(contains_any(c.text, expected) for c in answer.citations)
     # Every [n] marker points at a citation, and every citation's span is quoted in the answer.
@@ -132,7 +135,10 @@ def test_retrieve_follow_up_detection(question: str, leans: bool) -> None:
 
 
 def test_retrieve_follow_up_carries_the_previous_user_turn() -> None:
-    history = [Turn("user", "Which show used AI to de-age characters?"), Turn("assistant", "Happy Gilmore 2.")]
+    history = [
+        Turn("user", "Which show used AI to de-age characters?"),
+        Turn("assistant", "Happy Gilmore 2."),
+    ]
     q = contextualise("In which part of the film?", history)
     assert "de-age characters" in q.text and q.context.startswith("Which show")
     standalone = contextualise("What did Sarandos say about Sora?", history)
