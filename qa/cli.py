@@ -92,6 +92,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.app import create_app
 
     settings = _settings(args)
+    # One line per request from the "qa.web" logger (method, path, status, time; never the
+    # question). uvicorn configures only its own loggers, so enable ours here.
+    logging.getLogger("qa").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
@@ -170,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add", action="append", default=[], metavar="PATH",
                    help="add or update these files in the existing index (repeatable)")  # fmt: skip
     p.add_argument("--remove", action="append", default=[], metavar="SOURCE",
-                   help="remove documents with this source path/url, or under this folder (repeatable)")  # fmt: skip
+                   help="remove documents with this source path/url, or under this folder "
+                   "(repeatable)")  # fmt: skip
     p.add_argument("--full", action="store_true", help="re-embed everything, ignoring stored vectors")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     common(p)

@@ -104,9 +104,14 @@ class QA:
             try:
                 fresh = self._open()
             except QAError as exc:
+                if self._error is None or exc.message != self._error.message:  # once, not per check
+                    if self._index is not None:
+                        log.warning("kept the loaded index; the new one failed to load: %s", exc.message)
+                    else:
+                        log.warning("no usable index: %s", exc.message)
                 self._error = exc
-                log.warning("kept the loaded index; the new one failed to load: %s", exc.message)
                 return False
+            self._error = None
             self._index = fresh
             log.info("reloaded index generation %s", fresh.generation)
             return True

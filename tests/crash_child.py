@@ -1,4 +1,5 @@
-"""`qa ...` with the fake embedder, stopping at a named point of a build so a test can kill it.
+"""`qa ...` with the fake embedder, stopping at a named point of a build so a test can kill it
+(or at no point: `none`, to run any `qa` command quickly with the fake embedder).
 
 Usage: python tests/crash_child.py POINT PAUSE_SECONDS qa-arguments...
 
@@ -80,6 +81,7 @@ def replace(src: Any, dst: Any) -> None:
 
 
 qa.embed.Embedder = lambda *args, **kwargs: SlowFake()  # type: ignore[assignment,misc]
+qa.pipeline.Embedder = qa.embed.Embedder  # type: ignore[misc]
 qa.store._write_sqlite = after("sqlite", qa.store._write_sqlite)
 qa.store.faiss.write_index = after("faiss", qa.store.faiss.write_index)
 qa.store.os.rename = rename  # type: ignore[assignment]

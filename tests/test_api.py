@@ -514,3 +514,14 @@ def test_ask_end_to_end_with_real_model(tmp_path: Path, real_embedder: Any) -> N
             assert_answer_contract(data, index)
         sora = c.post("/ask", json={"question": QUESTIONS[0]}).json()
         assert any("Sarandos" in cit["text"] for cit in sora["citations"])
+
+
+def test_unusable_index_is_logged_once_not_per_request(
+    sample_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = replace(sample_settings, reload_interval_s=0.0)
+    with caplog.at_level(logging.WARNING), client_for(settings, FakeEmbedder(name="other"), False) as c:
+        for _ in range(5):
+            assert c.post("/ask", json={"question": "Sora?"}).status_code == 503
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "was built with model 'fake-hashed-bow-64'" in warnings[0], warnings

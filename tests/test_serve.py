@@ -1,0 +1,106 @@
+"""Safe defaults of `qa serve`: binds 127.0.0.1 unless told otherwise, and logs one line per
+request (method, path, status, time) at info level, never the question."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import FakeEmbedder, build_sample
+
+import qa.pipeline
+from qa.cli import main
+from qa.config import Settings
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_default_host_is_loopback() -> None:
+    assert Settings().host == "127.0.0.1"
+    assert Settings.from_env(env={}).host == "127.0.0.1"
+    assert Settings.from_env(env={"QA_HOST": "0.0.0.0"}).host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "host", "port"),
+    [
+        ([], {}, "127.0.0.1", 8000),
+        (["--host", "::1", "--port", "9001"], {}, "::1", 9001),
+        ([], {"QA_HOST": "0.0.0.0", "QA_PORT": "8080"}, "0.0.0.0", 8080),
+    ],
+    ids=["default", "flags", "environment"],
+)
+def test_serve_binds_where_told(
+    sample_index: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    host: str,
+    port: int,
+) -> None:
+    import uvicorn
+
+    for name in [n for n in os.environ if n.startswith("QA_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(qa.pipeline, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    assert main(["serve", "--index-dir", str(sample_index), *argv]) == 0
+    (kwargs,) = calls
+    assert (kwargs["host"], kwargs["port"]) == (host, port)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_qa_serve_logs_one_line_per_request_without_the_question(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    build_sample(index_dir, FakeEmbedder())
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    err_path = tmp_path / "stderr.txt"
+    question = "What did Sarandos say about Sora?"
+    with err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(TESTS / "crash_child.py"), "none", "0",
+             "serve", "--index-dir", str(index_dir), "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text()
+                time.sleep(0.1)
+            assert httpx.post(f"{base}/ask", json={"question": question}, timeout=10).status_code == 200
+            assert httpx.post(f"{base}/ask", json={"question": "  "}, timeout=10).status_code == 422
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    log = err_path.read_text()
+    assert f"Uvicorn running on http://127.0.0.1:{port}" in log
+    lines = [line for line in log.splitlines() if "qa.web" in line]
+    requests = [line for line in lines if " /ask " in line]
+    assert len(requests) == 2, log
+    assert re.fullmatch(r"INFO qa\.web: POST /ask 200 \d+\.\dms", requests[0]), requests
+    assert re.fullmatch(r"INFO qa\.web: POST /ask 422 \d+\.\dms", requests[1]), requests
+    assert "Sarandos" not in log and question not in log
