@@ -1,0 +1,219 @@
+"""Bounded load test of the real server: `qa serve` (real model, the bundled article) on 127.0.0.1,
+N concurrent keep-alive clients, a fixed number of POST /ask requests.
+
+    .venv/bin/python bench/load.py [--clients 8] [--requests 2000]
+
+Builds an index into a temporary folder with `qa index`, starts `qa serve` on a free loopback
+port, sends the requests, stops the server. Prints requests/s, latency percentiles and errors
+(any non-200 or transport failure; the script exits 1 if there is one) and writes the figures
+to bench/results/load.json. It also checks the server's log: exactly one `qa.web` line per
+request, and no question text in it. Only loopback traffic; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+QUESTIONS = [
+    "How much was Netflix's quarterly revenue?",
+    "What did Sarandos say about Sora?",
+    "Which series used generative AI to depict a building collapse?",
+    "Who urged OpenAI to implement stronger protections?",
+    "What did Netflix use AI for in Happy Gilmore 2?",
+    "How did Netflix's revenue compare with its forecast?",
+    "What is the capital of France?",  # off-topic: an abstention is a 200 too
+    "And what about the film industry?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"qa serve exited with {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("qa serve was not ready in time")
+
+
+def run_load(base: str, clients: int, requests: int, timeout: float) -> dict[str, Any]:
+    """`requests` POST /ask spread over `clients` threads, each with its own keep-alive connection."""
+    lock = threading.Lock()
+    next_request = 0
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    failures: list[str] = []
+
+    def client(n: int) -> None:
+        nonlocal next_request
+        with httpx.Client(base_url=base, timeout=timeout) as http:
+            while True:
+                with lock:
+                    if next_request >= requests:
+                        return
+                    i = next_request
+                    next_request += 1
+                question = QUESTIONS[i % len(QUESTIONS)]
+                t0 = time.perf_counter()
+                try:
+                    r = http.post("/ask", json={"question": question})
+                    status = str(r.status_code)
+                    ok = r.status_code == 200 and "answer" in r.json()
+                except Exception as exc:  # a transport failure is an error like any other
+                    status, ok = type(exc).__name__, False
+                elapsed = (time.perf_counter() - t0) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    statuses[status] += 1
+                    if not ok and len(failures) < 10:
+                        failures.append(status)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    errors = sum(v for k, v in statuses.items() if k != "200")
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "seconds": round(wall, 2),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "latency_ms": {
+            "p50": round(percentile(latencies, 50), 1),
+            "p90": round(percentile(latencies, 90), 1),
+            "p99": round(percentile(latencies, 99), 1),
+            "max": round(max(latencies), 1),
+            "mean": round(statistics.fmean(latencies), 1),
+        },
+        "errors": errors,
+        "statuses": dict(statuses),
+        "first_failures": failures,
+    }
+
+
+def check_log(log: str, expected_asks: int) -> dict[str, Any]:
+    """One qa.web line per request with its status and time, and no question text anywhere."""
+    asks = re.findall(r"^INFO qa\.web: POST /ask (\d{3}) \d+\.\dms$", log, re.MULTILINE)
+    leaked = [w for w in [*QUESTIONS, "Sarandos", "France", "OpenAI", "Gilmore"] if w in log]
+    return {"ask_lines": len(asks), "expected": expected_asks, "question_text_in_log": leaked}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--requests", type=int, default=2000, help="POST /ask requests in all (default 2000)")
+    parser.add_argument("--warmup", type=int, default=16, help="requests sent first and not measured")
+    parser.add_argument("--timeout", type=float, default=60, help="per-request timeout in seconds")
+    parser.add_argument("--out", type=Path, default=RESULTS / "load.json", help="where to write the JSON")
+    args = parser.parse_args()
+    if args.clients < 1 or args.requests < 1:
+        parser.error("--clients and --requests must be at least 1")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    qa = [sys.executable, "-m", "qa.cli"]
+    with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
+        index_dir = Path(tmp) / "index"
+        t0 = time.perf_counter()
+        subprocess.run([*qa, "index", "--index-dir", str(index_dir), "-q"], check=True, env=env, cwd=ROOT)
+        build_s = time.perf_counter() - t0
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log_path = Path(tmp) / "serve.log"
+        with log_path.open("wb") as log_file:
+            server = subprocess.Popen(
+                [*qa, "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
+                stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            )  # fmt: skip
+            try:
+                t0 = time.perf_counter()
+                wait_healthy(base, server)
+                startup_s = time.perf_counter() - t0
+                run_load(base, min(args.clients, args.warmup), args.warmup, args.timeout)
+                print(f"Load: {args.requests} requests from {args.clients} clients on {base} ...", flush=True)
+                result = run_load(base, args.clients, args.requests, args.timeout)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+        log = log_path.read_text(errors="replace")
+    result["log"] = check_log(log, args.warmup + args.requests)
+    result["index_build_s"] = round(build_s, 1)
+    result["server_startup_s"] = round(startup_s, 1)
+    result["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+    result["command"] = " ".join([Path(sys.executable).name, "bench/load.py", *sys.argv[1:]])
+
+    lat = result["latency_ms"]
+    rows = [
+        ("clients", result["clients"]),
+        ("requests", result["requests"]),
+        ("wall time", f"{result['seconds']} s"),
+        ("requests/s", result["requests_per_s"]),
+        ("latency p50", f"{lat['p50']} ms"),
+        ("latency p90", f"{lat['p90']} ms"),
+        ("latency p99", f"{lat['p99']} ms"),
+        ("latency max", f"{lat['max']} ms"),
+        ("errors", result["errors"]),
+        ("log lines /ask", f"{result['log']['ask_lines']} of {result['log']['expected']}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"Wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    bad_log = result["log"]["ask_lines"] != result["log"]["expected"] or result["log"]["question_text_in_log"]
+    if result["errors"] or bad_log:
+        print("FAILED: errors or log problems, see the JSON", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
