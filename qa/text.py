@@ -23,6 +23,8 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
 def fold(text: str) -> str:
     """Lowercase, strip accents and unify quotes so matching ignores typography."""
+    if text.isascii():  # the same result, without the per-character loop (hot in /ask's answer step)
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"').lower()
