@@ -17,6 +17,7 @@ Points, in the order a build reaches them:
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import time
@@ -87,5 +88,15 @@ qa.store.faiss.write_index = after("faiss", qa.store.faiss.write_index)
 qa.store.os.rename = rename  # type: ignore[assignment]
 qa.store.os.replace = replace  # type: ignore[assignment]
 
+
+def report_peak_rss() -> None:
+    """This process's own peak RSS since exec (VmHWM). getrusage would also count the pages of
+    the parent it was forked from (a pytest process that may hold the real model)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            print(f"PEAK_RSS_KB {line.split()[1]}", file=sys.stderr, flush=True)
+
+
 if __name__ == "__main__":
+    atexit.register(report_peak_rss)
     sys.exit(main(sys.argv[3:]))

@@ -18,6 +18,10 @@ import schemathesis
 from conftest import FakeEmbedder, build_sample
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config._checks import (
+    NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES,
+    NegativeDataRejectionConfig,
+)
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -52,6 +56,10 @@ def _make_app() -> Any:
 APP = _make_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 schema.config.generation.update(modes=["positive", "negative"], max_examples=100, deterministic=True)
+# A body over QA_MAX_BODY_BYTES is refused with 413 before it is parsed: a rejection too.
+schema.config.checks.negative_data_rejection = NegativeDataRejectionConfig(
+    expected_statuses=[*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
+)
 
 
 @pytest.fixture

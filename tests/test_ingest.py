@@ -402,32 +402,29 @@ def test_file_growing_after_stat_is_still_bounded(tmp_path: Path) -> None:
 def test_qa_index_with_a_fifty_megabyte_file_stays_small(tmp_path: Path) -> None:
     """The real `qa index` process (fake embedder): skip message, the rest indexed, peak RSS small."""
     import os
+    import re
     import subprocess
     import sys
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i in range(3):
-        (corpus / f"a{i}.txt").write_text(
-            f"Story {i}\nThe river rose {i} metres overnight, officials said.\n"
-        )
+        (corpus / f"a{i}.txt").write_text(f"Story {i}\nThe river rose {i} metres overnight, they said.\n")
     with (corpus / "huge.txt").open("wb") as f:
         f.write(b"Huge\n" + b"All work and no play. " * 1000)
         f.truncate(50_000_000)
     tests = Path(__file__).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
-    with out_path.open("w") as out, err_path.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(tests / "crash_child.py"), "none", "0", "index", str(corpus),
-             "--index-dir", str(tmp_path / "index"), "-q"],
-            stdout=out, stderr=err, env=env,
-        )  # fmt: skip
-        # wait4 (not Popen.wait) to get this child's own peak RSS, in KiB on Linux.
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, err_path.read_text()
-    printed = out_path.read_text()
-    assert printed.startswith("Indexed 3 document(s)")
-    assert f"  {corpus / 'huge.txt'}: file is 50.0 MB, over the 20.0 MB limit (QA_MAX_FILE_BYTES)" in printed
-    assert usage.ru_maxrss * 1024 < 400_000_000, usage.ru_maxrss
+    done = subprocess.run(
+        [sys.executable, str(tests / "crash_child.py"), "none", "0", "index", str(corpus),
+         "--index-dir", str(tmp_path / "index"), "-q"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Indexed 3 document(s)")
+    assert (
+        f"  {corpus / 'huge.txt'}: file is 50.0 MB, over the 20.0 MB limit (QA_MAX_FILE_BYTES)" in done.stdout
+    )
+    (peak_kb,) = re.findall(r"^PEAK_RSS_KB (\d+)$", done.stderr, re.MULTILINE)
+    # About 60 MB here; reading the file instead of skipping it takes it past 500 MB.
+    assert int(peak_kb) * 1024 < 150_000_000, peak_kb
