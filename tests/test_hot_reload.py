@@ -1,5 +1,5 @@
-"""Hot reload: a running server (uvicorn on 127.0.0.1) picks up rebuilt indexes while clients keep
-asking, without a restart and without a single failed or dropped request."""
+"""A real server (uvicorn on 127.0.0.1): it picks up rebuilt indexes while clients keep asking,
+without a restart and without a single failed or dropped request; over-large bodies get a 413."""
 
 from __future__ import annotations
 
@@ -140,3 +140,19 @@ def test_rebuilds_are_served_without_a_failed_request(server: tuple[str, Path, F
         harbour_answer = http.post("/ask", json={"question": HARBOUR_Q}).json()
         assert "boats" not in harbour_answer["answer"]
         assert all("Airport" in c["title"] for c in harbour_answer["citations"])
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_real_server_refuses_big_bodies_and_keeps_serving(
+    server: tuple[str, Path, FakeEmbedder], chunked: bool
+) -> None:
+    """Over a real socket the client gets its 413 (not a reset), however the body is sent."""
+    base, _, _ = server
+    body = b'{"question": "' + b"x" * 5_000_000 + b'"}'
+    content = (body[i : i + 65536] for i in range(0, len(body), 65536)) if chunked else body
+    with httpx.Client(base_url=base, timeout=30) as http:
+        r = http.post("/ask", content=content, headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        assert r.json()["error"]["code"] == "too_large"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert http.post("/ask", json={"question": HARBOUR_Q}).status_code == 200
