@@ -13,7 +13,7 @@ from qa.chunk import chunk_document, split_sentences
 from qa.embed import Embedder
 from qa.errors import NothingIndexed, QAError
 from qa.ingest import Skipped, load_documents
-from qa.store import Index, Prepared, current_generation, write_generation, writer_lock
+from qa.store import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
 from qa.types import Document
 
 Progress = Callable[[str, int, int], None]
@@ -197,6 +197,7 @@ def update_index(
 
     Runs under the writer lock, so an update made by a concurrent build is never lost.
     """
+    read_manifest(index_dir)  # a clear IndexMissing, before the lock creates anything
     with writer_lock(index_dir):
         return _update_locked(
             embedder, index_dir, add, remove, chunk_tokens, batch_size, max_file_bytes, progress

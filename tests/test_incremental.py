@@ -240,3 +240,13 @@ def test_incremental_build_answers_exactly_like_a_full_build(tmp_path: Path, rea
     assert answered >= 5
     festival = qa_inc.ask("How many tickets did the jazz festival sell?")
     assert "12,000" not in festival.answer
+
+
+def test_cli_add_without_an_index_says_how_to_build_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_env: None
+) -> None:
+    index_dir = tmp_path / "never-built"
+    code, _, err = run(capsys, "index", "--add", str(bundled_corpus()), "--index-dir", str(index_dir))
+    assert code == 1
+    assert err.startswith(f"qa: error: no index in {index_dir}/. Build one with: qa index")
+    assert not index_dir.exists(), "nothing was created"
