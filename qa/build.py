@@ -36,7 +36,65 @@ class BuildReport:
 
 def chunker_settings(embedder: Embedder, chunk_tokens: int) -> dict[str, object]:
     """The chunker's parameters, recorded in the manifest; a change forces re-embedding."""
-    return {"max_tokens": min(chunk_tokens, embedder.max_tokens), "overlap_sentences": 1, "version": 3}
+    return _chunker(min(chunk_tokens, embedder.max_tokens))
+
+
+def _chunker(max_tokens: int) -> dict[str, object]:
+    return {"max_tokens": max_tokens, "overlap_sentences": 1, "version": 3}
+
+
+def unchanged_report(
+    index_dir: Path,
+    documents: Sequence[Document],
+    model: str,
+    chunk_tokens: int,
+    skipped: Sequence[Skipped] = (),
+) -> BuildReport | None:
+    """The report of an incremental build that would change nothing, or None if it would.
+
+    Nothing changes when the live index was built with this model and chunker from exactly these
+    documents (same ids, contents and order) and loads. Then `qa index` can skip loading the
+    model and writing an identical generation (which would make every server reload).
+    """
+    t0 = time.perf_counter()
+    try:
+        manifest = read_manifest(index_dir)
+    except QAError:
+        return None
+    # A chunker budget over the model's maximum is stored capped; then this says "changed" and
+    # the full path (which knows the model's maximum) decides.
+    if manifest.get("model") != model or manifest.get("chunker") != _chunker(chunk_tokens):
+        return None
+    if list(manifest.get("documents", {}).items()) != [(d.doc_id, d.content_hash) for d in documents]:
+        return None
+    try:
+        index = Index(index_dir)
+    except QAError:
+        return None
+    index.close()
+    if index.generation != manifest["generation"]:
+        return None  # rebuilt meanwhile: let a real build compare
+    return BuildReport(
+        documents=len(index.documents),
+        chunks=index.n_chunks,
+        sentences=index.n_sentences,
+        seconds=round(time.perf_counter() - t0, 2),
+        embedded_documents=0,
+        reused_documents=len(documents),
+        removed_documents=0,
+        skipped=list(skipped),
+        generation=index.generation,
+    )
+
+
+def nothing_indexed(skipped: Sequence[Skipped]) -> NothingIndexed:
+    """The error for a build without a single usable document."""
+    reasons = "; ".join(f"{s.source}: {s.reason}" for s in list(skipped)[:5])
+    return NothingIndexed(
+        "nothing could be indexed"
+        + (f" ({reasons})" if reasons else ": no documents found")
+        + ". The existing index was left as it was."
+    )
 
 
 def prepare_texts(
@@ -80,12 +138,7 @@ def build_index(
     """
     t0 = time.perf_counter()
     if not documents:
-        reasons = "; ".join(f"{s.source}: {s.reason}" for s in list(skipped)[:5])
-        raise NothingIndexed(
-            "nothing could be indexed"
-            + (f" ({reasons})" if reasons else ": no documents found")
-            + ". The existing index was left as it was."
-        )
+        raise nothing_indexed(skipped)
     with writer_lock(index_dir):
         return _build_locked(
             documents, embedder, index_dir, chunk_tokens, batch_size, progress, skipped, incremental, t0

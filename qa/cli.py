@@ -25,18 +25,17 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
-    from qa.build import index_paths, update_index
+    from qa.build import build_index, nothing_indexed, unchanged_report, update_index
     from qa.embed import Embedder
-    from qa.ingest import bundled_corpus
+    from qa.ingest import bundled_corpus, load_documents
 
     if (args.add or args.remove) and (args.paths or args.full):
         raise BadInput("--add and --remove update the existing index; don't combine them with PATH or --full")
     settings = _settings(args)
     progress = _progress_bar(args.quiet)
-    embedder = Embedder(settings.embed_model, settings.threads)
     if args.add or args.remove:
         report = update_index(
-            embedder,
+            Embedder(settings.embed_model, settings.threads),
             settings.index_dir,
             add=[Path(p) for p in args.add],
             remove=list(args.remove),
@@ -47,9 +46,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         )
     else:
         paths = [Path(p) for p in args.paths] or [bundled_corpus()]
-        report = index_paths(
-            paths, embedder, settings.index_dir, settings.chunk_tokens, settings.embed_batch_size,
-            settings.max_file_bytes, progress, incremental=not args.full,
+        found = load_documents(paths, max_file_bytes=settings.max_file_bytes)
+        if not found.documents:
+            raise nothing_indexed(found.skipped)
+        # Nothing changed: report so without loading the model or writing a new generation.
+        unchanged = None if args.full else unchanged_report(
+            settings.index_dir, found.documents, settings.embed_model, settings.chunk_tokens,
+            found.skipped,
+        )  # fmt: skip
+        report = unchanged or build_index(
+            found.documents, Embedder(settings.embed_model, settings.threads), settings.index_dir,
+            settings.chunk_tokens, settings.embed_batch_size, progress, found.skipped,
+            incremental=not args.full,
         )  # fmt: skip
     progress("done", 1, 1)
     print(

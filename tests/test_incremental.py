@@ -250,3 +250,38 @@ def test_cli_add_without_an_index_says_how_to_build_one(
     assert code == 1
     assert err.startswith(f"qa: error: no index in {index_dir}/. Build one with: qa index")
     assert not index_dir.exists(), "nothing was created"
+
+
+def test_cli_unchanged_corpus_skips_the_model_and_keeps_the_generation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_EMBED_MODEL", FakeEmbedder().name)  # the model the index is built with
+    corpus = make_corpus(tmp_path / "corpus")
+    index_dir = tmp_path / "index"
+    assert run(capsys, "index", str(corpus), "--index-dir", str(index_dir), "-q")[0] == 0
+    gen = current_generation(index_dir)
+
+    def no_model(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(qa.embed, "Embedder", no_model)
+    code, out, _ = run(capsys, "index", str(corpus), "--index-dir", str(index_dir), "-q")
+    assert code == 0
+    assert out.startswith("Indexed 4 document(s)") and "(embedded 0, reused 4, removed 0)" in out
+    assert current_generation(index_dir) == gen, "no identical generation was written"
+
+    # Anything else goes through a real build: an edit, another order, --full, a damaged index.
+    monkeypatch.setattr(qa.embed, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    files = [str(f) for f in sorted(corpus.iterdir(), reverse=True)]
+    code, out, _ = run(capsys, "index", *files, "--index-dir", str(index_dir), "-q")
+    assert "(embedded 0, reused 4, removed 0)" in out and current_generation(index_dir) != gen
+    code, out, _ = run(
+        capsys, "index", *map(str, reversed(files)), "--full", "--index-dir", str(index_dir), "-q"
+    )
+    assert "(embedded 4, reused 0, removed 0)" in out
+    live = current_generation(index_dir)
+    assert live is not None
+    (live / "chunks.faiss").write_bytes(b"garbage")
+    code, out, _ = run(capsys, "index", *files, "--index-dir", str(index_dir), "-q")
+    assert code == 0 and "(embedded 4, reused 0, removed 0)" in out
+    assert len(Index(index_dir).documents) == 4
