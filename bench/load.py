@@ -163,11 +163,8 @@ def main() -> int:
         with log_path.open("wb") as log_file:
             server = subprocess.Popen(
                 [*qa, "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=ROOT,
-            )
+                stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            )  # fmt: skip
             try:
                 t0 = time.perf_counter()
                 wait_healthy(base, server)
