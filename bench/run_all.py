@@ -356,7 +356,21 @@ def main(argv: list[str] | None = None) -> None:
         help="wait up to this many seconds for other processes to leave the CPU before each "
         "benchmark (0: don't wait)",
     )
+    p.add_argument(
+        "--summarise",
+        action="store_true",
+        help="run nothing: rebuild summary.json/.md from the result files already in bench/results/",
+    )
     args = p.parse_args(argv)
+    if args.summarise:
+        found = {f.stem: json.loads(f.read_text()) for f in sorted(RESULTS.glob("*.json"))}
+        results = {k: v for k, v in found.items() if k in {*BENCHES, "scale_full"}}
+        summary = summarise(results)
+        summary["from_files"] = {k: v.get("when") for k, v in results.items()}
+        (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+        (RESULTS / "summary.md").write_text(markdown(summary))
+        print(markdown(summary))
+        return
     names = [n for n in BENCHES if not args.only or n in args.only.split(",")]
     squad = ["--squad", str(args.squad)]
     extra = {
