@@ -150,11 +150,35 @@ def has_type(kind: str | None, sentence: str, question: str) -> bool:
     return any(fold(f) not in q for f in found)
 
 
-def idf_weights(index: Index, q_terms: Sequence[str]) -> dict[str, float]:
-    """Inverse document frequency over sentences, so rare words decide and common ones don't."""
-    df = index.document_frequencies([*q_terms, "__sentences__"])
-    n = df.get("__sentences__", 1)
-    return {t: math.log(1 + (n + 1) / (df.get(t, 0) + 0.5)) for t in q_terms}
+@dataclass(frozen=True)
+class Terms:
+    """A question's terms (and those carried from earlier turns) with their sentence counts,
+    looked up once per question and shared by every signal that needs them."""
+
+    question: tuple[str, ...]
+    context: tuple[str, ...]
+    df: dict[str, int]
+    sentences: int
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency over sentences, so rare words decide and common ones don't."""
+        return math.log(1 + (self.sentences + 1) / (self.df.get(term, 0) + 0.5))
+
+
+def question_stats(index: Index, query: Query) -> Terms:
+    """The question's terms and their document frequencies, in one lookup."""
+    q_terms = question_terms(query.question)
+    ctx_terms = [t for t in question_terms(query.context) if t not in q_terms]
+    df = index.document_frequencies([*q_terms, *ctx_terms, "__sentences__"])
+    n = df.pop("__sentences__", 1)
+    return Terms(tuple(q_terms), tuple(ctx_terms), df, n)
+
+
+def idf_weights(stats: Terms) -> dict[str, float]:
+    """IDF weight of every term; terms carried over from earlier turns count half."""
+    weights = {t: stats.idf(t) for t in stats.question}
+    weights.update({t: 0.5 * stats.idf(t) for t in stats.context})
+    return weights
 
 
 def _coverage(q_weights: dict[str, float], bag: set[str]) -> float:
@@ -169,14 +193,10 @@ def score_sentences(
     query: Query,
     query_vector: np.ndarray,
     hits: Sequence[Hit],
+    stats: Terms,
 ) -> tuple[list[Scored], dict[str, float]]:
     """Signals for every sentence of the retrieved passages, plus the question's term weights."""
-    q_terms = question_terms(query.question)
-    ctx_terms = [t for t in question_terms(query.context) if t not in q_terms]
-    q_weights = idf_weights(index, q_terms + ctx_terms)
-    # Terms carried over from earlier turns count, but less than the question's own.
-    for t in ctx_terms:
-        q_weights[t] *= 0.5
+    q_weights = idf_weights(stats)
     kind = expected_type(query.question)
     best_fused = max((h.score for h in hits), default=1.0) or 1.0
     out: list[Scored] = []
@@ -251,10 +271,11 @@ def rank_candidates(
     query: Query,
     query_vector: np.ndarray,
     hits: Sequence[Hit],
+    stats: Terms,
     weights: Weights = WEIGHTS,
 ) -> list[Candidate]:
     """Every sentence and every pair of adjacent sentences, best first."""
-    scored, q_weights = score_sentences(index, query, query_vector, hits)
+    scored, q_weights = score_sentences(index, query, query_vector, hits, stats)
     typed_question = expected_type(query.question) is not None
     q_bigrams = bigrams(query.question)
     by_pos = {(s.sentence.doc_id, s.sentence.idx): s for s in scored}
@@ -299,28 +320,22 @@ def unknown_names(index: Index, question: str) -> list[str]:
     return [name for name, ts in found if not any(t in known for t in ts)]
 
 
-def unknown_share(index: Index, question: str) -> float:
+def unknown_share(stats: Terms) -> float:
     """The IDF-weighted share of the question's terms that no indexed sentence contains."""
-    q_terms = question_terms(question)
-    if not q_terms:
+    if not stats.question:
         return 0.0
-    df = index.document_frequencies(q_terms)
-    n = index.n_sentences + 1
-    weight = {t: math.log(1 + n / (df.get(t, 0) + 0.5)) for t in q_terms}
-    return sum(w for t, w in weight.items() if t not in df) / sum(weight.values())
+    weight = {t: stats.idf(t) for t in stats.question}
+    return sum(w for t, w in weight.items() if t not in stats.df) / sum(weight.values())
 
 
-def typed_answer_fits(candidates: Sequence[Candidate], question: str, index: Index) -> bool:
+def typed_answer_fits(candidates: Sequence[Candidate], question: str, stats: Terms) -> bool:
     """A how-many or when question needs a number or date in a sentence about the question —
     one holding a rarer question term too — somewhere among the best candidates."""
-    if expected_type(question) not in ("number", "date"):
+    if expected_type(question) not in ("number", "date") or not stats.question:
         return True
-    q_terms = question_terms(question)
-    if not q_terms:
-        return True
-    df = index.document_frequencies(q_terms)
+    q_terms = stats.question
     # The rarest half of the question's terms are what it is about.
-    focus = sorted(q_terms, key=lambda t: df.get(t, 0))[: max(1, len(q_terms) // 2)]
+    focus = sorted(q_terms, key=lambda t: stats.df.get(t, 0))[: max(1, len(q_terms) // 2)]
     return any(p.typed and any(t in p.window for t in focus) for c in candidates[:10] for p in c.parts)
 
 
@@ -338,15 +353,16 @@ def compose(
     weights: Weights = WEIGHTS,
 ) -> Answer:
     """Pick the answering sentence(s) and build the Answer, or abstain with related passages."""
-    candidates = rank_candidates(index, query, query_vector, hits, weights)
+    stats = question_stats(index, query)
+    candidates = rank_candidates(index, query, query_vector, hits, stats, weights)
     if not candidates:
         return Answer(ABSTAIN_TEXT, True, ())
     best = candidates[0]
     if (
         confidence(best) < weights.abstain_below
         or unknown_names(index, query.question)
-        or unknown_share(index, query.question) > 0.75
-        or not typed_answer_fits(candidates, query.question, index)
+        or unknown_share(stats) > 0.75
+        or not typed_answer_fits(candidates, query.question, stats)
     ):
         return Answer(ABSTAIN_TEXT, True, tuple(_related(index, hits)))
     parts = list(best.parts)
