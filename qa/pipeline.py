@@ -54,7 +54,9 @@ class QA:
         self.settings = settings
         if require_index:
             read_manifest(Path(settings.index_dir))  # fail fast, before the slow model load
-        self.embedder = embedder or Embedder(settings.embed_model, settings.threads)
+        self.embedder = embedder or Embedder(
+            settings.embed_model, settings.threads, precision=settings.embed_precision
+        )
         self._reload_lock = threading.Lock()
         self._checked = time.monotonic()
         self._index: Index | None = None

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.embed import Embedder, QueryBatcher, direct_plan, resolve_model
+from qa.embed import Embedder, QueryBatcher, direct_plan, native_bfloat16, resolve_model
+from qa.errors import ModelUnavailable
 
 TEXTS = [
     "What did Netflix announce about generative AI?",
@@ -38,21 +39,46 @@ def test_default_model_takes_the_direct_path(real_embedder: Embedder) -> None:
     assert real_embedder.max_tokens == 256
 
 
+@pytest.fixture(scope="module")
+def float32_embedder() -> Embedder:
+    """The direct path with float32 matrix products (the default may use bfloat16)."""
+    return Embedder(precision="float32")
+
+
 @pytest.mark.slow
 def test_direct_path_equals_sentence_transformers_encode(
-    real_embedder: Embedder, sentence_transformer: Any
+    float32_embedder: Embedder, sentence_transformer: Any
 ) -> None:
+    embedder = float32_embedder
+    assert embedder.precision == "float32"
     want = sentence_transformer.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     # The last text is longer than 256 tokens: both must truncate it the same way.
-    assert real_embedder.count_tokens(TEXTS[-1]) > real_embedder.max_tokens
-    np.testing.assert_allclose(real_embedder.embed_queries(TEXTS), want, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(real_embedder.embed_documents(TEXTS), want, atol=1e-5, rtol=0)
+    assert embedder.count_tokens(TEXTS[-1]) > embedder.max_tokens
+    np.testing.assert_allclose(embedder.embed_queries(TEXTS), want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(embedder.embed_documents(TEXTS), want, atol=1e-5, rtol=0)
     for text, row in zip(TEXTS, want, strict=True):
-        got = real_embedder.embed_query(text)
+        got = embedder.embed_query(text)
         assert got.shape == (384,) and got.dtype == np.float32
         np.testing.assert_allclose(got, row, atol=1e-5, rtol=0)
-    norms = np.linalg.norm(real_embedder.embed_queries(TEXTS), axis=1)
+    norms = np.linalg.norm(embedder.embed_queries(TEXTS), axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_default_precision_keeps_the_vectors_of_sentence_transformers(
+    real_embedder: Embedder, sentence_transformer: Any
+) -> None:
+    # bfloat16 where the CPU has it natively, float32 elsewhere: either way the same directions.
+    assert real_embedder.precision == ("bfloat16" if native_bfloat16() else "float32")
+    want = sentence_transformer.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    for got in (real_embedder.embed_queries(TEXTS), real_embedder.embed_documents(TEXTS)):
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+        assert (got * want).sum(axis=1).min() > 0.9999
+
+
+def test_embedder_refuses_an_unknown_precision() -> None:
+    with pytest.raises(ModelUnavailable, match="precision must be one of auto, float32, not 'half'"):
+        Embedder(precision="half")
 
 
 @pytest.mark.slow

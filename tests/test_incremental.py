@@ -209,7 +209,9 @@ def test_incremental_build_answers_exactly_like_a_full_build(tmp_path: Path, rea
     """Reused documents keep their stored vectors bit for bit. Documents embedded in a batch of
     different composition can differ in the last float bit (about 1e-7: padding and batch size
     change the order of the sums), so answers, citations and offsets must be identical and
-    citation scores (rounded to 4 places) equal within one unit of the last place."""
+    citation scores (rounded to 4 places) equal within one unit of the last place. With bfloat16
+    matrix products (the default on CPUs that have them) every layer rounds to 8 bits of mantissa,
+    so those differences grow to about 1e-3, and the tolerances with them."""
     corpus = make_corpus(tmp_path / "corpus")
     inc_dir, full_dir = tmp_path / "incremental", tmp_path / "full"
     build_index(load_documents([corpus]).documents, real_embedder, inc_dir)
@@ -221,12 +223,15 @@ def test_incremental_build_answers_exactly_like_a_full_build(tmp_path: Path, rea
     assert (full.embedded_documents, full.reused_documents) == (4, 0)
     assert (inc.documents, inc.chunks, inc.sentences) == (full.documents, full.chunks, full.sentences)
 
+    vector_tolerance, score_tolerance = (
+        (1e-5, 1.5e-4) if real_embedder.precision == "float32" else (3e-3, 2e-3)
+    )
     a, b = Index(inc_dir), Index(full_dir)
     assert list(a.documents) == list(b.documents)
     for name in ("chunk_vectors", "sentence_vectors"):
         va, vb = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
         assert va.shape == vb.shape
-        assert float(np.abs(va - vb).max()) < 1e-5, name
+        assert float(np.abs(va - vb).max()) < vector_tolerance, name
 
     qa_inc = QA(Settings.from_env(env={}, index_dir=inc_dir), real_embedder)
     qa_full = QA(Settings.from_env(env={}, index_dir=full_dir), real_embedder)
@@ -235,7 +240,7 @@ def test_incremental_build_answers_exactly_like_a_full_build(tmp_path: Path, rea
         x, y = qa_inc.ask(question).to_dict(), qa_full.ask(question).to_dict()
         assert answer_key(x) == answer_key(y), question
         for cx, cy in zip(x["citations"], y["citations"], strict=True):
-            assert abs(cx["score"] - cy["score"]) <= 1.5e-4, question
+            assert abs(cx["score"] - cy["score"]) <= score_tolerance, question
         answered += not x["abstained"]
     assert answered >= 5
     festival = qa_inc.ask("How many tickets did the jazz festival sell?")
