@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -136,18 +137,34 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What answering needs to know of a sentence's text, whatever the question."""
+
+    bag: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
+    # The dates, numbers and names (capitalised runs) it mentions, folded.
+    typed: dict[str, tuple[str, ...]]
+
+
+@lru_cache(maxsize=50_000)
+def facts(text: str) -> Facts:
+    """A sentence's terms, word pairs and typed mentions; cached, since the same passages come
+    back question after question."""
+    typed = {
+        kind: tuple(fold(m.group(0)) for m in pattern.finditer(text))
+        for kind, pattern in (("date", _DATE), ("number", _NUMBER), ("name", _CAPITALISED))
+    }
+    typed["place"] = typed["name"]
+    return Facts(frozenset(terms(text)), frozenset(bigrams(text)), typed)
+
+
 def has_type(kind: str | None, sentence: str, question: str) -> bool:
     """Does the sentence hold an answer of that kind that the question does not already say?"""
     if kind is None:
         return False
     q = fold(question)
-    if kind == "date":
-        found = [m.group(0) for m in _DATE.finditer(sentence)]
-    elif kind == "number":
-        found = [m.group(0) for m in _NUMBER.finditer(sentence)]
-    else:
-        found = [m.group(0) for m in _CAPITALISED.finditer(sentence)]
-    return any(fold(f) not in q for f in found)
+    return any(f not in q for f in facts(sentence).typed[kind])
 
 
 @dataclass(frozen=True)
@@ -206,14 +223,14 @@ def score_sentences(
         rows = index.sentences(c.doc_id, max(0, c.first - 1), c.last + 1)
         if not rows:
             continue
-        around = set(terms(hit.title)) | set(terms(c.section or ""))
-        bags = [frozenset(terms(s.text)) for _, s in rows]
+        around = facts(hit.title).bag | facts(c.section or "").bag
+        bags = [facts(s.text).bag for _, s in rows]
         sims = index.sentence_vectors[[r for r, _ in rows]] @ query_vector
         for i, (row, sent) in enumerate(rows):
             if row in seen or not (c.first <= sent.idx <= c.last):
                 continue
             seen.add(row)
-            window = set(bags[i]) | around
+            window = bags[i] | around
             if i > 0:
                 window |= bags[i - 1]
             if i + 1 < len(rows):
@@ -242,7 +259,8 @@ def combine(
     words_ = _coverage(q_weights, bag)
     context = _coverage(q_weights, window)
     text = " ".join(p.sentence.text for p in parts)
-    shared = len(q_bigrams & bigrams(text)) / len(q_bigrams) if q_bigrams else 0.0
+    pairs = frozenset().union(*(facts(p.sentence.text).bigrams for p in parts))
+    shared = len(q_bigrams & pairs) / len(q_bigrams) if q_bigrams else 0.0
     typed = any(p.typed for p in parts)
     score = (
         weights.meaning * meaning
@@ -307,7 +325,8 @@ def rank_candidates(
 def unknown_names(index: Index, question: str) -> list[str]:
     """Capitalised words of the question (names) that the indexed articles never mention.
 
-    A five-letter prefix match forgives inflections and small typos ("Californian").
+    A five-letter prefix match forgives inflections ("Californian"), and one edit forgives a typo
+    ("Primier League"): questions are typed in a hurry, and a misspelt name is still a known one.
     """
     found = []
     for m in re.finditer(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'\-]+", question.strip()):
@@ -317,6 +336,8 @@ def unknown_names(index: Index, question: str) -> list[str]:
     if not found:
         return []
     known = index.known_prefixes(t for _, ts in found for t in ts)
+    unknown = [t for _, ts in found for t in ts if t not in known]
+    known |= index.near_misses(unknown)
     return [name for name, ts in found if not any(t in known for t in ts)]
 
 

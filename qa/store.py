@@ -121,6 +121,36 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def _one_edit(word: str) -> set[str]:
+    """Every string one edit from `word` that keeps its first letter (typos rarely hit it)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    head, rest = word[0], word[1:]
+    splits = [(rest[:i], rest[i:]) for i in range(len(rest) + 1)]
+    out = {head + a + b[1:] for a, b in splits if b}
+    out |= {head + a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= {head + a + c + b[1:] for a, b in splits if b for c in letters}
+    out |= {head + a + c + b for a, b in splits for c in letters}
+    return out
+
+
+class _Memo:
+    """A bounded cache of what was read from one (immutable) generation; emptied when full.
+
+    The same passages, terms and names come back question after question, and reading them
+    from SQLite and building their records costs as much as the rest of the answer step.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data: dict[Any, Any] = {}
+
+    def put(self, key: Any, value: Any) -> Any:
+        if len(self.data) >= self.limit:
+            self.data.clear()  # cheaper than LRU bookkeeping on every hit, and rare
+        self.data[key] = value
+        return value
+
+
 class Index:
     """A loaded, read-only index generation. Safe to share between threads."""
 
@@ -167,6 +197,8 @@ class Index:
             self._pinned = sqlite3.connect(self._db_uri, uri=True, check_same_thread=False)
             self._local = threading.local()
             self._local.conn = db = self._pinned
+            self._chunk_memo, self._sentence_memo = _Memo(50_000), _Memo(20_000)
+            self._df_memo, self._prefix_memo = _Memo(100_000), _Memo(100_000)
             self.n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             self.n_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
             self.documents = {
@@ -232,24 +264,35 @@ class Index:
     def chunks(self, ids: Iterable[int]) -> dict[int, Chunk]:
         """Chunks by id."""
         ids = list(ids)
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            f'SELECT id, doc_id, idx, start, "end", text, first, last, section FROM chunks '
-            f"WHERE id IN ({marks})",
-            ids,
-        )
-        return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows}
+        memo = self._chunk_memo.data
+        found = {i: memo[i] for i in ids if i in memo}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            rows = self.db.execute(
+                f'SELECT id, doc_id, idx, start, "end", text, first, last, section FROM chunks '
+                f"WHERE id IN ({marks})",
+                missing,
+            )
+            for r in rows:
+                chunk = Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+                found[r[0]] = self._chunk_memo.put(r[0], chunk)
+        return {i: found[i] for i in ids if i in found}
 
     def sentences(self, doc_id: str, first: int, last: int) -> list[tuple[int, Sentence]]:
         """(row id, sentence) for sentences first..last (inclusive) of a document."""
-        rows = self.db.execute(
-            'SELECT id, idx, start, "end", text, section, paragraph FROM sentences '
-            "WHERE doc_id = ? AND idx BETWEEN ? AND ? ORDER BY idx",
-            (doc_id, first, last),
-        )
-        return [(r[0], Sentence(doc_id, r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
+        key = (doc_id, first, last)
+        cached = self._sentence_memo.data.get(key)
+        if cached is None:
+            rows = self.db.execute(
+                'SELECT id, idx, start, "end", text, section, paragraph FROM sentences '
+                "WHERE doc_id = ? AND idx BETWEEN ? AND ? ORDER BY idx",
+                (doc_id, first, last),
+            )
+            cached = tuple((r[0], Sentence(doc_id, r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows)
+            if last - first < 1000:  # passages, not whole documents (incremental rebuilds)
+                self._sentence_memo.put(key, cached)
+        return list(cached)
 
     def document_text(self, doc_id: str) -> str:
         """The full text of a document."""
@@ -258,22 +301,59 @@ class Index:
 
     def document_frequencies(self, words: Iterable[str]) -> dict[str, int]:
         """In how many sentences each stemmed term occurs (absent terms are left out)."""
-        words = list(set(words))
-        if not words:
-            return {}
-        marks = ",".join("?" * len(words))
-        rows = self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", words)
-        return {r[0]: int(r[1]) for r in rows}
+        memo = self._df_memo
+        out: dict[str, int] = {}
+        missing = []
+        for w in set(words):
+            df = memo.data.get(w)
+            if df is None:
+                missing.append(w)
+            elif df:
+                out[w] = df
+        if missing:
+            marks = ",".join("?" * len(missing))
+            rows = dict(self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", missing))
+            for w in missing:
+                df = memo.put(w, int(rows.get(w, 0)))
+                if df:
+                    out[w] = df
+        return out
 
     def known_prefixes(self, words: Iterable[str], length: int = 5) -> set[str]:
         """Which of the words (or their first `length` letters) occur in the indexed text."""
         found = set()
         for w in set(words):
             key = w[:length]
-            row = self.db.execute(
-                "SELECT 1 FROM term_df WHERE term >= ? AND term < ? LIMIT 1", (key, key + "\uffff")
-            ).fetchone()
-            if row is not None:
+            known = self._prefix_memo.data.get(key)
+            if known is None:
+                row = self.db.execute(
+                    "SELECT 1 FROM term_df WHERE term >= ? AND term < ? LIMIT 1", (key, key + "\uffff")
+                ).fetchone()
+                known = self._prefix_memo.put(key, row is not None)
+            if known:
+                found.add(w)
+        return found
+
+    def near_misses(self, words: Iterable[str]) -> set[str]:
+        """Which of the words are one typo (a letter dropped, added, changed or two swapped, past
+        the first letter) away from an indexed term: "Primier" for "premier"."""
+        found = set()
+        for w in set(words):
+            if len(w) < 5 or not w.isascii() or not w.isalpha():
+                continue  # short words are one edit from too many others
+            near = self._prefix_memo.data.get(("~", w))
+            if near is None:
+                variants = list(_one_edit(w) - {w})
+                near = False
+                for b in range(0, len(variants), 500):
+                    part = variants[b : b + 500]
+                    marks = ",".join("?" * len(part))
+                    sql = f"SELECT 1 FROM term_df WHERE term IN ({marks}) LIMIT 1"
+                    if self.db.execute(sql, part).fetchone() is not None:
+                        near = True
+                        break
+                self._prefix_memo.put(("~", w), near)
+            if near:
                 found.add(w)
         return found
 
