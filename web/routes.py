@@ -70,10 +70,12 @@ def require_key(
     "an abstention with related passages when the indexed articles don't cover the question. "
     'Every error has the shape {"error": {"code", "message"}}.',
 )
-def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> dict[str, Any]:
+def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> JSONResponse:
     # Plain `def`: the work is CPU-bound, so FastAPI runs it in its thread pool.
     history = [Turn(t.role, t.content) for t in body.history]
-    return qa.ask(body.question, history, body.top_k).to_dict()
+    # Answer.to_dict() already has AskResponse's shape (the schema tests check it), so it is
+    # sent as is rather than validated field by field again: that took ~1 ms of the GIL.
+    return JSONResponse(qa.ask(body.question, history, body.top_k).to_dict())
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": ErrorResponse}})
