@@ -373,6 +373,98 @@ class STBackend:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
+def _serve_model(conn: Any, model: str, threads: int, backend: str, precision: str) -> None:
+    """The model process: load the embedder, say what it is, then encode what it is sent."""
+    try:
+        embedder = Embedder(model, threads, backend, precision=precision)
+    except Exception as exc:  # told to the parent, which raises it there
+        conn.send(("error", str(getattr(exc, "message", exc))))
+        return
+    conn.send(("ready", embedder.name, embedder.dimension, embedder.max_tokens, embedder.backend,
+               embedder.precision, embedder.threads))  # fmt: skip
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return  # the server is gone
+        if request[0] == "stop":
+            return
+        try:
+            # One byte says what follows: 0, the answer; 1, an error message.
+            if request[0] == "encode":
+                conn.send_bytes(b"\x00" + embedder.embed_queries(request[1]).tobytes())
+            else:
+                conn.send_bytes(b"\x00" + str(embedder.count_tokens(request[1])).encode())
+        except Exception as exc:
+            conn.send_bytes(b"\x01" + str(exc).encode())
+
+
+class ModelProcess:
+    """The model in a child process: the server's request threads then never make it wait for the
+    Python lock (each of the forward pass's ~60 torch calls takes that lock again), and the two
+    processes use both cores. Questions travel over a pipe; the child restarts after a crash."""
+
+    def __init__(self, model: str, threads: int, backend: str, precision: str) -> None:
+        self._args = (model, threads, backend, precision)
+        self._lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        import multiprocessing
+
+        # spawn, not fork: a forked torch (OpenMP threads, locks) is not safe to use.
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_model, args=(child, *self._args), daemon=True, name="qa-model")
+        self._proc.start()
+        child.close()
+        try:
+            hello = self._conn.recv()
+        except (EOFError, OSError):
+            hello = ("error", f"the model process exited with code {self._proc.exitcode}")
+        if hello[0] != "ready":
+            self._proc.join(5)
+            raise ModelUnavailable(hello[1])
+        _, self.name, self.dimension, self.max_tokens, self.backend, self.precision, self.threads = hello
+
+    def _call(self, send: Callable[[], None]) -> bytes:
+        with self._lock:
+            try:
+                if not self._proc.is_alive():
+                    log.warning(
+                        "the model process had stopped (exit code %s); restarting it", self._proc.exitcode
+                    )
+                    self._start()
+                send()
+                data = self._conn.recv_bytes()
+            except (EOFError, OSError):
+                raise ModelUnavailable(
+                    f"the model process stopped (exit code {self._proc.exitcode}); "
+                    "it is restarted for the next question"
+                ) from None
+        if data[:1] != b"\x00":
+            raise RuntimeError(f"the model process failed: {data[1:].decode(errors='replace')}")
+        return data[1:]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors computed in the child, (len(texts), dimension) float32."""
+        data = self._call(lambda: self._conn.send(("encode", texts)))
+        return np.frombuffer(data, dtype=np.float32).reshape(len(texts), self.dimension).copy()
+
+    def count_tokens(self, text: str) -> int:
+        return int(self._call(lambda: self._conn.send(("count", text))))
+
+    def close(self) -> None:
+        """Ask the child to stop, and make sure it has."""
+        with self._lock:
+            with contextlib.suppress(OSError):
+                self._conn.send(("stop",))
+            self._proc.join(5)
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._conn.close()
+
+
 class _Slot:
     __slots__ = ("done", "error", "lead", "text", "vector")
 
@@ -456,16 +548,26 @@ class Embedder:
         backend: str = "auto",
         max_query_batch: int = MAX_QUERY_BATCH,
         precision: str = "auto",
+        process: bool = False,
     ) -> None:
         """`backend`: "auto" (direct when the model qualifies), "direct" or "sentence-transformers".
 
         `precision`: "auto" lets the direct path use bfloat16 matrix products on CPUs that have
-        them natively; "float32" never does.
+        them natively; "float32" never does. `process`: run the model in a child process
+        (`ModelProcess`), for a server whose request threads would otherwise hold it up.
         """
         if precision not in PRECISIONS:
             choices = ", ".join(PRECISIONS)
             raise ModelUnavailable(f"embedding precision must be one of {choices}, not {precision!r}")
         self.name = model
+        self._lock = threading.Lock()  # one model call at a time: the cores are already all in use
+        self._batcher = QueryBatcher(self._encode, max_query_batch)
+        if process:
+            remote = ModelProcess(model, threads, backend, precision)
+            self._backend: DirectBert | STBackend | ModelProcess = remote
+            self.backend, self.precision, self.threads = remote.backend, remote.precision, remote.threads
+            self.dimension, self.max_tokens = remote.dimension, remote.max_tokens
+            return
         path = resolve_model(model)
         try:
             self.threads = configure_threads(threads)
@@ -480,7 +582,7 @@ class Embedder:
                     if backend == "direct":
                         raise
                     log.warning("direct path failed for %s (%s); using sentence-transformers", path, exc)
-            self._backend: DirectBert | STBackend = direct if direct is not None else STBackend(path)
+            self._backend = direct if direct is not None else STBackend(path)
             self.backend = "direct" if direct is not None else "sentence-transformers"
             self.precision = direct.precision if direct is not None else "float32"
         except Exception as exc:  # the libraries raise many kinds; the message is what matters
@@ -490,8 +592,6 @@ class Embedder:
             ) from None
         self.dimension = int(self._backend.dimension)
         self.max_tokens = int(self._backend.max_tokens)
-        self._lock = threading.Lock()  # one model call at a time: the cores are already all in use
-        self._batcher = QueryBatcher(self._encode, max_query_batch)
 
     @property
     def batcher(self) -> QueryBatcher:
@@ -522,7 +622,7 @@ class Embedder:
         return out
 
     def _batches(self, order: list[int], texts: Sequence[str], batch_size: int) -> list[list[int]]:
-        if not isinstance(self._backend, DirectBert):
+        if self.backend != "direct":
             return [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
         batches: list[list[int]] = []
         current: list[int] = []
@@ -547,6 +647,11 @@ class Embedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed several questions in one model call."""
         return self._encode(list(texts))
+
+    def close(self) -> None:
+        """Stop the model process, if the model runs in one."""
+        if isinstance(self._backend, ModelProcess):
+            self._backend.close()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -49,13 +49,18 @@ class QA:
     """Answers questions over the index in `settings.index_dir`, reloading it when rebuilt."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, require_index: bool = True
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        require_index: bool = True,
+        model_process: bool = False,
     ) -> None:
+        """`model_process`: run the model in a child process (the server does, see Settings)."""
         self.settings = settings
         if require_index:
             read_manifest(Path(settings.index_dir))  # fail fast, before the slow model load
         self.embedder = embedder or Embedder(
-            settings.embed_model, settings.threads, precision=settings.embed_precision
+            settings.embed_model, settings.threads, precision=settings.embed_precision, process=model_process
         )
         self._reload_lock = threading.Lock()
         self._checked = time.monotonic()

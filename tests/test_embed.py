@@ -236,3 +236,49 @@ def test_batcher_hands_an_error_to_every_caller_of_the_batch_and_recovers() -> N
     assert len(errors) == 6
     fail.clear()
     assert batcher("again").tolist() == [1.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def model_process() -> Any:
+    """The default model in a child process (as `qa serve` runs it)."""
+    embedder = Embedder(process=True)
+    yield embedder
+    embedder.close()
+
+
+@pytest.mark.slow
+def test_model_process_gives_the_vectors_of_the_model_in_process(
+    model_process: Embedder, real_embedder: Embedder
+) -> None:
+    assert (model_process.backend, model_process.precision) == (
+        real_embedder.backend,
+        real_embedder.precision,
+    )
+    assert model_process.dimension == 384 and model_process.max_tokens == 256
+    np.testing.assert_allclose(
+        model_process.embed_queries(TEXTS), real_embedder.embed_queries(TEXTS), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        model_process.embed_query(TEXTS[0]), real_embedder.embed_query(TEXTS[0]), atol=1e-6
+    )
+    assert model_process.count_tokens(TEXTS[2]) == real_embedder.count_tokens(TEXTS[2])
+
+
+@pytest.mark.slow
+def test_model_process_restarts_after_the_child_dies(model_process: Embedder) -> None:
+    import os
+    import signal
+
+    child = model_process._backend._proc  # type: ignore[union-attr]
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    # The question in flight when the child died (none here) would get a 503-style error; the
+    # next one finds the child gone and starts a new one.
+    got = model_process.embed_query("Who founded Netflix?")
+    assert got.shape == (384,)
+    assert model_process._backend._proc.pid != child.pid  # type: ignore[union-attr]
+
+
+def test_model_process_reports_a_model_that_does_not_load(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match=r"could not load embedding model .*nowhere"):
+        Embedder(str(tmp_path / "nowhere"), process=True)
