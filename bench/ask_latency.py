@@ -30,6 +30,7 @@ from bench.common import (
     ask_body,
     background_load,
     build,
+    descendants,
     load,
     rss_mib,
     sample_corpus,
@@ -136,14 +137,15 @@ def bench_corpus(
         }
         with Server(index_dir, env=env) as server:
             result["ready_s"] = round(server.wait_ready(), 2)
-            meter = CpuMeter([server.proc.pid])
+            server_pids = [server.proc.pid, *descendants(server.proc.pid)]  # with the model process
+            meter = CpuMeter(server_pids)
             with meter:
                 result["single_client"] = sequential(server.port, questions, args.requests)
             result["single_client"]["cpu"] = meter.report()
             result["server_timings_p50_ms"] = server_timings(server.port, questions, min(100, args.requests))
             result["concurrent"] = []
             for clients in args.clients:
-                meter = CpuMeter([server.proc.pid])
+                meter = CpuMeter(server_pids)
                 with meter:
                     run = load(
                         server.port, questions, clients, args.seconds, max_requests=args.seconds * 1000

@@ -175,17 +175,37 @@ def timed(fn: Any, *args: Any, repeat: int = 1) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
+def descendants(pid: int) -> list[int]:
+    """The process's children, grandchildren and so on (the server's model process among them)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                out += kids
+                todo += kids
+        except OSError:
+            pass
+    return out
+
+
 def rss_mib(pid: int) -> dict[str, float | None]:
-    """VmRSS (now) and VmHWM (peak) of a process, in MiB."""
-    out: dict[str, float | None] = {"rss_mib": None, "peak_rss_mib": None}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                out["rss_mib"] = round(int(line.split()[1]) / 1024, 1)
-            elif line.startswith("VmHWM:"):
-                out["peak_rss_mib"] = round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
+    """VmRSS (now) and VmHWM (peak) in MiB of a process together with its descendants (`qa serve`
+    runs the model in a child process); `own_rss_mib` is the process alone."""
+    out: dict[str, float | None] = {"rss_mib": None, "peak_rss_mib": None, "own_rss_mib": None}
+    for p in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                key = {"VmRSS:": "rss_mib", "VmHWM:": "peak_rss_mib"}.get(line.split(":")[0] + ":")
+                if key:
+                    mib = int(line.split()[1]) / 1024
+                    out[key] = round((out[key] or 0.0) + mib, 1)
+                    if key == "rss_mib" and p == pid:
+                        out["own_rss_mib"] = round(mib, 1)
+        except OSError:
+            pass
     return out
 
 
