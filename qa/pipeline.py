@@ -152,6 +152,12 @@ class QA:
         }
         return Answer(answer.answer, answer.abstained, answer.citations, timings), hits
 
+    def close(self) -> None:
+        """Stop the model process, if the model runs in one (any other embedder is left alone)."""
+        close = getattr(self.embedder, "close", None)
+        if callable(close):
+            close()
+
     def corpus(self) -> dict[str, object]:
         """What is indexed: counts and titles, for the chat page's empty state and /healthz."""
         idx = self.index

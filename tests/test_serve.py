@@ -104,3 +104,47 @@ def test_qa_serve_logs_one_line_per_request_without_the_question(tmp_path: Path)
     assert re.fullmatch(r"INFO qa\.web: POST /ask 200 \d+\.\dms", requests[0]), requests
     assert re.fullmatch(r"INFO qa\.web: POST /ask 422 \d+\.\dms", requests[1]), requests
     assert "Sarandos" not in log and question not in log
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+@pytest.mark.slow
+def test_qa_serve_runs_the_model_in_a_child_process_and_stops_it(tmp_path: Path, real_embedder: Any) -> None:
+    index_dir = tmp_path / "index"
+    build_sample(index_dir, real_embedder)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    qa_command = Path(sys.executable).parent / "qa"
+    proc = subprocess.Popen(
+        [str(qa_command), "serve", "--index-dir", str(index_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        r = httpx.post(f"{base}/ask", json={"question": "What did Sarandos say about Sora?"}, timeout=30)
+        assert r.status_code == 200 and not r.json()["abstained"]
+        model = [
+            k for k in _children(proc.pid) if b"multiprocessing" in Path(f"/proc/{k}/cmdline").read_bytes()
+        ]
+        assert model, "no model process under qa serve"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{k}").exists() for k in model) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{k}").exists() for k in model), "the model process outlived the server"

@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None, qa: QA | None = None) -> FastAP
             log.warning("no index loaded yet: %s", app.state.qa._error.message)
         yield
         if qa is None:
-            app.state.qa.embedder.close()
+            app.state.qa.close()
 
     app = FastAPI(
         title="News QA",
