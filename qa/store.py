@@ -121,16 +121,23 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _one_edit(word: str) -> set[str]:
-    """Every string one edit from `word` that keeps its first letter (typos rarely hit it)."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    head, rest = word[0], word[1:]
-    splits = [(rest[:i], rest[i:]) for i in range(len(rest) + 1)]
-    out = {head + a + b[1:] for a, b in splits if b}
-    out |= {head + a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    out |= {head + a + c + b[1:] for a, b in splits if b for c in letters}
-    out |= {head + a + c + b for a, b in splits for c in letters}
-    return out
+def _within(a: str, b: str, limit: int) -> bool:
+    """Is the edit distance between a and b (adjacent swaps counting one) at most `limit`?"""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return False
+        prev2, prev = prev, cur
+    return prev[-1] <= limit
 
 
 class _Memo:
@@ -336,23 +343,22 @@ class Index:
         return found
 
     def near_misses(self, words: Iterable[str]) -> set[str]:
-        """Which of the words are one typo (a letter dropped, added, changed or two swapped, past
-        the first letter) away from an indexed term: "Primier" for "premier"."""
+        """Which of the words are a typo or two away from an indexed term that starts with the
+        same two letters: one edit (a letter dropped, added, changed, or two swapped) for words
+        of five letters, two from six on ("Primer League" for "Premier")."""
         found = set()
         for w in set(words):
             if len(w) < 5 or not w.isascii() or not w.isalpha():
-                continue  # short words are one edit from too many others
+                continue  # short words are an edit or two from too many others
             near = self._prefix_memo.data.get(("~", w))
             if near is None:
-                variants = list(_one_edit(w) - {w})
-                near = False
-                for b in range(0, len(variants), 500):
-                    part = variants[b : b + 500]
-                    marks = ",".join("?" * len(part))
-                    sql = f"SELECT 1 FROM term_df WHERE term IN ({marks}) LIMIT 1"
-                    if self.db.execute(sql, part).fetchone() is not None:
-                        near = True
-                        break
+                limit = 1 if len(w) < 6 else 2
+                rows = self.db.execute(
+                    "SELECT term FROM term_df WHERE term >= ? AND term < ? AND length(term) BETWEEN ? AND ? "
+                    "LIMIT 20000",
+                    (w[:2], w[:2] + "\uffff", len(w) - limit, len(w) + limit),
+                )
+                near = any(_within(w, t, limit) for (t,) in rows)
                 self._prefix_memo.put(("~", w), near)
             if near:
                 found.add(w)

@@ -208,3 +208,23 @@ def test_rrf_empty_lexical_keeps_dense_order() -> None:
 def test_lexical_words_drop_stopwords_and_repeats() -> None:
     assert lexical_words("What did the CEO say about the CEO's AI plans?") == ["ceo", "ceo's", "ai", "plans"]
     assert terms("plans") == ["plan"]
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("What did Sarandos say about Sora?", []),
+        ("What did Sarnados say about Sora?", []),  # two letters swapped
+        ("What did Sarandso say about Sora?", []),
+        ("What did Saranddos say about Sora?", []),  # a letter added
+        ("What did Zuckerberg say about Sora?", ["Zuckerberg"]),
+        ("What did Disney's CEO say about generative AI?", ["Disney's"]),
+        ("What did Parandos say about Sora?", ["Parandos"]),  # the first letters must match
+    ],
+)
+def test_unknown_names_forgive_typos_but_not_other_names(
+    sample_index: Path, question: str, unknown: list[str]
+) -> None:
+    from qa.answer import unknown_names
+
+    assert unknown_names(Index(sample_index), question) == unknown
