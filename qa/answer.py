@@ -287,10 +287,12 @@ def combine(
     return Candidate(parts, score, meaning, words_, context, score)
 
 
-def choose(singles: Sequence[Candidate], parts: tuple[Scored, ...], weights: Weights) -> Candidate:
-    """The choice stage: a sentence or a pair, scored against the best sentence and its length."""
-    by_row = {c.parts[0].row: c for c in singles}
-    best = singles[0]
+def choose(
+    by_row: dict[int, Candidate], best: Candidate, parts: tuple[Scored, ...], weights: Weights
+) -> Candidate:
+    """The choice stage: a sentence or a pair, scored against the best sentence and its length.
+
+    `by_row` holds the sentence stage's candidate of every sentence, `best` the best of them."""
     support = [by_row[p.row].support for p in parts]
     score = weights.gap * (max(support) - best.support) - sum(len(p.sentence.text) + 1 for p in parts) / 100
     if best.parts[0].row in {p.row for p in parts}:
@@ -353,7 +355,8 @@ def rank_candidates(
                 continue
             if _fits(x, y):
                 shapes.append((x, y))
-    out = [choose(singles, parts, weights) for parts in shapes]
+    by_row = {c.parts[0].row: c for c in singles}
+    out = [choose(by_row, singles[0], parts, weights) for parts in shapes]
     out.sort(key=lambda c: -c.score)
     return out
 

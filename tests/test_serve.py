@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,21 @@ def test_serve_binds_where_told(
     assert (kwargs["host"], kwargs["port"]) == (host, port)
 
 
+def wait_until_ready(
+    base: str, proc: subprocess.Popen[bytes], seconds: float, log: Callable[[], str] = lambda: ""
+) -> None:
+    """Poll /healthz until it answers 200; fail if the server exits or takes longer than `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, log()
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -82,15 +98,7 @@ def test_qa_serve_logs_one_line_per_request_without_the_question(tmp_path: Path)
         )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text()
-                time.sleep(0.1)
+            wait_until_ready(base, proc, 30, lambda: err_path.read_text())
             assert httpx.post(f"{base}/ask", json={"question": question}, timeout=10).status_code == 200
             assert httpx.post(f"{base}/ask", json={"question": "  "}, timeout=10).status_code == 422
         finally:
@@ -126,15 +134,7 @@ def test_qa_serve_runs_the_model_in_a_child_process_and_stops_it(tmp_path: Path,
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_until_ready(base, proc, 60)
         r = httpx.post(f"{base}/ask", json={"question": "What did Sarandos say about Sora?"}, timeout=30)
         assert r.status_code == 200 and not r.json()["abstained"]
         model = [
