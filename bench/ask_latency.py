@@ -31,6 +31,7 @@ from bench.common import (
     background_load,
     build,
     descendants,
+    finish,
     load,
     rss_mib,
     sample_corpus,
@@ -39,7 +40,6 @@ from bench.common import (
     summary_ms,
     table,
     tmpdir,
-    write_result,
 )
 
 
@@ -211,10 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "targets": {"p50_ms": 15, "requests_per_s": 150},
         "squad_file": str(args.squad) if squad is not None else None,
     }
-    path = write_result("ask_latency", result)
-    print()
-    print(report_table(result))
-    print(f"\nwrote {path}")
+    finish("ask_latency", result, report_table)
     return result
 
 

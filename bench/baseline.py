@@ -28,12 +28,12 @@ from bench.common import (
     Corpus,
     background_load,
     build,
+    finish,
     sample_corpus,
     squad_corpus,
     summary_ms,
     table,
     tmpdir,
-    write_result,
 )
 
 
@@ -152,10 +152,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"… {corpus.name}", flush=True)
         runs.append(bench_corpus(corpus, embedder, model, args.questions))
     result = {"background_load_cores_before": load_before, "embedder_backend": embedder.backend, "runs": runs}
-    path = write_result("baseline", result)
-    print()
-    print(report_table(result))
-    print(f"\nwrote {path}")
+    finish("baseline", result, report_table)
     return result
 
 

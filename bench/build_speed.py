@@ -29,10 +29,10 @@ from bench.common import (
     DEFAULT_SQUAD,
     PY,
     background_load,
+    finish,
     run_child,
     table,
     tmpdir,
-    write_result,
 )
 
 
@@ -229,10 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)
-    path = write_result("build_speed", result)
-    print()
-    print(report_table(result))
-    print(f"\nwrote {path}")
+    finish("build_speed", result, report_table)
     return result
 
 

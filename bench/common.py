@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -218,6 +218,15 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     data = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), **data}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    return path
+
+
+def finish(name: str, result: dict[str, Any], report_table: Callable[[dict[str, Any]], str]) -> Path:
+    """Write bench/results/<name>.json, then print the benchmark's table and where it went."""
+    path = write_result(name, result)
+    print()
+    print(report_table(result))
+    print(f"\nwrote {path}")
     return path
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PY, background_load, rss_mib, run_child, summary_ms, table, tmpdir, write_result
+from bench.common import PY, background_load, finish, rss_mib, run_child, summary_ms, table, tmpdir
 
 DIM = 384
 CHUNKS_PER_DOC = 10
@@ -492,10 +492,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"kept {work}")
     result["runtime_s"] = round(time.perf_counter() - t_start, 1)
     result["targets"] = {"query_p95_ms": 50, "recall_at_10": 0.95}
-    path = write_result("scale" if not args.full and n != 1_000_000 else "scale_full", result)
-    print()
-    print(report_table(result))
-    print(f"\nwrote {path}")
+    finish("scale" if not args.full and n != 1_000_000 else "scale_full", result, report_table)
     return result
 
 

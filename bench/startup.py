@@ -23,12 +23,12 @@ from bench.common import (
     Server,
     background_load,
     build,
+    finish,
     rss_mib,
     run_child,
     sample_corpus,
     table,
     tmpdir,
-    write_result,
 )
 
 IMPORT_WEB = """
@@ -106,10 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "target_ready_s": 5,
     }
-    path = write_result("startup", result)
-    print()
-    print(report_table(result))
-    print(f"\nwrote {path}")
+    finish("startup", result, report_table)
     return result
 
 

@@ -136,10 +136,10 @@ class Candidate:
     # The sentence stage score of its best sentence: how well it answers, shown in citations.
     support: float = 0.0
 
-    @property
-    def chars(self) -> int:
-        """Length of the answer text this candidate would give."""
-        return sum(len(p.sentence.text) + 1 for p in self.parts) - 1
+
+def _chars(parts: Sequence[Scored]) -> int:
+    """Length of the answer text these sentences make (joined by spaces, before the markers)."""
+    return sum(len(p.sentence.text) + 1 for p in parts) - 1
 
 
 def expected_type(question: str) -> str | None:
@@ -271,7 +271,7 @@ def combine(
     meaning = max(p.meaning for p in parts)
     words_ = _coverage(q_weights, bag)
     context = _coverage(q_weights, window)
-    chars = sum(len(p.sentence.text) + 1 for p in parts) - 1
+    chars = _chars(parts)
     pairs = frozenset().union(*(facts(p.sentence.text).bigrams for p in parts))
     shared = len(q_bigrams & pairs) / len(q_bigrams) if q_bigrams else 0.0
     typed = any(p.typed for p in parts)
@@ -294,7 +294,7 @@ def choose(
 
     `by_row` holds the sentence stage's candidate of every sentence, `best` the best of them."""
     support = [by_row[p.row].support for p in parts]
-    score = weights.gap * (max(support) - best.support) - sum(len(p.sentence.text) + 1 for p in parts) / 100
+    score = weights.gap * (max(support) - best.support) - _chars(parts) / 100
     if best.parts[0].row in {p.row for p in parts}:
         score += weights.holds_best
     if len(parts) > 1:
@@ -362,7 +362,7 @@ def rank_candidates(
 
 
 def _fits(a: Scored, b: Scored) -> bool:
-    return len(a.sentence.text) + 1 + len(b.sentence.text) <= MAX_PAIR_CHARS
+    return _chars((a, b)) <= MAX_PAIR_CHARS
 
 
 def unknown_names(index: Index, question: str) -> list[str]:
