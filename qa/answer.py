@@ -38,7 +38,9 @@ _MONTHS = (
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
 _DATE = re.compile(
-    rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b|\b\d{{1,2}}(st|nd|rd|th) century\b|"
+    rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b|\b\d{{1,4}} ?(AD|BC|BCE|CE)\b|"
+    r"\b(in|since|until|from|by|before|after|around|AD) [1-9]\d{2}\b(?![.,]?\d)|"
+    rf"\b\d{{1,2}}(st|nd|rd|th) century\b|"
     r"\bcentur(y|ies)\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
     r"\b(today|yesterday|tomorrow|tonight|ago|decade|era|period|age|weeks?|months?|years?|quarters?|"
     r"weekends?|morning|afternoon|evening|night|season|spring|summer|autumn|fall|winter)\b",
@@ -104,6 +106,7 @@ class Weights:
     second: float = 3.2
     apart: float = -0.9
     holds_best: float = 1.0
+    per_char: float = 0.01
 
 
 WEIGHTS = Weights()
@@ -294,7 +297,7 @@ def choose(
 
     `by_row` holds the sentence stage's candidate of every sentence, `best` the best of them."""
     support = [by_row[p.row].support for p in parts]
-    score = weights.gap * (max(support) - best.support) - _chars(parts) / 100
+    score = weights.gap * (max(support) - best.support) - _chars(parts) * weights.per_char
     if best.parts[0].row in {p.row for p in parts}:
         score += weights.holds_best
     if len(parts) > 1:
@@ -368,20 +371,35 @@ def _fits(a: Scored, b: Scored) -> bool:
 def unknown_names(index: Index, question: str) -> list[str]:
     """Capitalised words of the question (names) that the indexed articles never mention.
 
-    A five-letter prefix match forgives inflections ("Californian"), and one edit forgives a typo
-    ("Primier League"): questions are typed in a hurry, and a misspelt name is still a known one.
+    A five-letter prefix match forgives inflections ("Californian"), one edit forgives a typo
+    ("Primier League"), and two names written as one ("Sky Drive" for "SkyDrive") count as known:
+    questions are typed in a hurry, and a misspelt name is still a known one.
     """
-    found = []
+    found: list[tuple[str, list[str], int, int]] = []
     for m in re.finditer(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'\-]+", question.strip()):
         ts = [t for t in terms(m.group(0)) if t not in STOPWORDS]
         if ts:
-            found.append((m.group(0), ts))
+            found.append((m.group(0), ts, m.start(), m.end()))
     if not found:
         return []
-    known = index.known_prefixes(t for _, ts in found for t in ts)
-    unknown = [t for _, ts in found for t in ts if t not in known]
+    # Neighbouring names joined: the index may hold them as one word.
+    joined = {
+        i: "".join(words(a[0] + b[0]))
+        for i, (a, b) in enumerate(pairwise(found))
+        if question.strip()[a[3] : b[2]] == " "
+    }
+    known = index.known_prefixes([*(t for _, ts, _, _ in found for t in ts), *joined.values()])
+    unknown = [t for _, ts, _, _ in found for t in ts if t not in known]
     known |= index.near_misses(unknown)
-    return [name for name, ts in found if not any(t in known for t in ts)]
+    together = set()
+    for i, word in joined.items():
+        if word in known:
+            together |= {i, i + 1}
+    return [
+        name
+        for i, (name, ts, _, _) in enumerate(found)
+        if i not in together and not any(t in known for t in ts)
+    ]
 
 
 def unknown_share(stats: Terms) -> float:
@@ -392,16 +410,37 @@ def unknown_share(stats: Terms) -> float:
     return sum(w for t, w in weight.items() if t not in stats.df) / sum(weight.values())
 
 
+# Words that say what kind of answer is wanted ("what year", "how many"), not what it is about.
+_TYPE_WORDS = frozenset(
+    terms(
+        "year years date dates day days month months century centuries decade decades time times "
+        "period periods era eras long old far large big tall high often fast number numbers "
+        "percentage percentages percent amount amounts proportion size"
+    )
+)
+
+
 def typed_answer_fits(candidates: Sequence[Candidate], question: str, stats: Terms) -> bool:
     """A how-many or when question needs a number or date in a sentence about the question —
     one holding a rarer question term too — somewhere among the best candidates (fifteen:
-    most of them pair a sentence with a neighbour, so they hold about ten sentences)."""
-    if expected_type(question) not in ("number", "date") or not stats.question:
+    most of them pair a sentence with a neighbour, so they hold about ten sentences).
+
+    What the question is about is the rarest half of its terms that the index has, leaving out
+    the words that only name the kind of answer: a misspelt word or "percentage" can't decide."""
+    if expected_type(question) not in ("number", "date"):
         return True
-    q_terms = stats.question
-    # The rarest half of the question's terms are what it is about.
-    focus = sorted(q_terms, key=lambda t: stats.df.get(t, 0))[: max(1, len(q_terms) // 2)]
-    return any(p.typed and any(t in p.window for t in focus) for c in candidates[:15] for p in c.parts)
+    q_terms = [t for t in stats.question if t not in _TYPE_WORDS and stats.df.get(t, 0) > 0]
+    if not q_terms:
+        return True
+    focus = sorted(q_terms, key=lambda t: stats.df[t])[: max(1, len(q_terms) // 2)]
+    return any(
+        p.typed and any(_mentions(p.window, t) for t in focus) for c in candidates[:15] for p in c.parts
+    )
+
+
+def _mentions(bag: frozenset[str], term: str) -> bool:
+    """The term, or (from five letters) a longer word it begins: "settl(ed)" in "settlement"."""
+    return term in bag or (len(term) >= 5 and any(w.startswith(term) for w in bag))
 
 
 def confidence(best: Candidate) -> float:
