@@ -2,7 +2,9 @@
 
 Each candidate sentence gets a score from a few signals, each explainable in one sentence:
 - meaning: cosine between the question and the sentence (sentence vectors are built at index time);
-- words: the share of the question's informative (IDF-weighted) terms the sentence contains;
+- words: the share of the question's informative (IDF-weighted) terms the sentence contains
+  (a term counts when a word of the sentence shares its first five letters: "settled" is in
+  "settlement");
 - context: the same share over the sentence with its neighbours, section and title, because
   a sentence often answers a question whose subject was named just before it;
 - passage: how highly retrieval ranked the passage the sentence sits in;
@@ -26,7 +28,7 @@ import numpy as np
 
 from qa.retrieve import Query, question_terms
 from qa.store import Index
-from qa.text import STOPWORDS, fold, terms, words
+from qa.text import STOPWORDS, fold, root, terms, words
 from qa.types import Answer, Citation, Hit, Sentence
 
 # Longest answer made of two sentences, in characters.
@@ -157,6 +159,7 @@ def expected_type(question: str) -> str | None:
 class Facts:
     """What answering needs to know of a sentence's text, whatever the question."""
 
+    # The roots of its terms (see `root`).
     bag: frozenset[str]
     bigrams: frozenset[tuple[str, str]]
     # The dates, numbers and names (capitalised runs) it mentions, folded.
@@ -172,7 +175,7 @@ def facts(text: str) -> Facts:
         for kind, pattern in (("date", _DATE), ("number", _NUMBER), ("name", _CAPITALISED))
     }
     typed["place"] = typed["name"]
-    return Facts(frozenset(terms(text)), frozenset(bigrams(text)), typed)
+    return Facts(frozenset(root(t) for t in terms(text)), frozenset(bigrams(text)), typed)
 
 
 def has_type(kind: str | None, sentence: str, question: str) -> bool:
@@ -218,7 +221,7 @@ def _coverage(q_weights: dict[str, float], bag: set[str]) -> float:
     total = sum(q_weights.values())
     if total <= 0:
         return 0.0
-    return sum(w for t, w in q_weights.items() if t in bag) / total
+    return sum(w for t, w in q_weights.items() if root(t) in bag) / total
 
 
 def score_sentences(
@@ -433,14 +436,7 @@ def typed_answer_fits(candidates: Sequence[Candidate], question: str, stats: Ter
     if not q_terms:
         return True
     focus = sorted(q_terms, key=lambda t: stats.df[t])[: max(1, len(q_terms) // 2)]
-    return any(
-        p.typed and any(_mentions(p.window, t) for t in focus) for c in candidates[:15] for p in c.parts
-    )
-
-
-def _mentions(bag: frozenset[str], term: str) -> bool:
-    """The term, or (from five letters) a longer word it begins: "settl(ed)" in "settlement"."""
-    return term in bag or (len(term) >= 5 and any(w.startswith(term) for w in bag))
+    return any(p.typed and any(root(t) in p.window for t in focus) for c in candidates[:15] for p in c.parts)
 
 
 def confidence(best: Candidate) -> float:

@@ -57,3 +57,10 @@ def words(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """Stemmed content terms in order: stopwords and one-letter words removed."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+def root(term: str) -> str:
+    """A term's first five letters: words that share them are read as one when matching a
+    question to a sentence, because the light stemmer keeps derivations apart
+    ("settled"/"settlement", "architecture"/"architectural")."""
+    return term[:5]

@@ -44,7 +44,7 @@ def test_facts_date_mentions_include_early_years(sentence: str, is_date: bool) -
 
 
 def _candidate(text: str, typed: bool) -> Candidate:
-    bag = frozenset(terms(text))
+    bag = facts(text).bag
     part = Scored(0, None, None, 0, 0.5, bag, bag, typed, 1.0)  # type: ignore[arg-type]
     return Candidate((part,), 1.0, 0.5, 0.0, 0.0)
 
