@@ -31,7 +31,7 @@ class Settings:
         "Matrix products of the model: 'auto' uses bfloat16 on CPUs with native support (about "
         "twice as fast; vectors keep a cosine above 0.9999 with float32 ones), 'float32' never.",
     )
-    top_k: int = _setting(5, "Passages retrieved per question (1-50).")
+    top_k: int = _setting(10, "Passages the answerer reads per question (1-50).")
     max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
     max_history_turns: int = _setting(50, "Most earlier turns accepted with a question.")
     max_body_bytes: int = _setting(256_000, "Largest HTTP request body accepted, in bytes.")
