@@ -243,6 +243,7 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     """Load the index in a fresh process and ask it: dense, lexical and both (retrieve)."""
     import faiss
 
+    from qa.config import Settings
     from qa.retrieve import Query, lexical_words, retrieve
     from qa.store import Index
 
@@ -255,7 +256,8 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     load_s = time.perf_counter() - t0
     after = rss_mib(__import__("os").getpid())["rss_mib"] or 0.0
     n = index.n_chunks
-    k = 20  # retrieve() asks each side for max(4 * top_k, 20) candidates
+    top_k = Settings.from_env(env={}).top_k
+    k = max(4 * top_k, 20)  # what retrieve() asks each side for
 
     def timed(fn: Any) -> dict[str, Any]:
         for i in range(min(10, len(queries))):  # warm the caches
@@ -270,8 +272,8 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     words = [lexical_words(t) for t in texts]
     dense = timed(lambda i: index.search_dense(queries[i], k))
     lexical = timed(lambda i: index.search_lexical(words[i], k))
-    both = timed(lambda i: retrieve(index, Query(texts[i], texts[i]), queries[i], 5))
-    # How many chunks each lexical query matches: the rows BM25 has to score before the top 20.
+    both = timed(lambda i: retrieve(index, Query(texts[i], texts[i]), queries[i], top_k))
+    # How many chunks each lexical query matches: the rows BM25 has to score before the top k.
     matches = [
         index.db.execute(
             "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
