@@ -380,8 +380,9 @@ def unknown_names(index: Index, question: str) -> list[str]:
     ("Primier League"), and two names written as one ("Sky Drive" for "SkyDrive") count as known:
     questions are typed in a hurry, and a misspelt name is still a known one.
     """
+    q = question.strip()
     found: list[tuple[str, list[str], int, int]] = []
-    for m in re.finditer(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'\-]+", question.strip()):
+    for m in re.finditer(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'\-]+", q):
         ts = [t for t in terms(m.group(0)) if t not in STOPWORDS]
         if ts:
             found.append((m.group(0), ts, m.start(), m.end()))
@@ -389,14 +390,12 @@ def unknown_names(index: Index, question: str) -> list[str]:
         return []
     # Neighbouring names joined: the index may hold them as one word.
     joined = {
-        i: "".join(words(a[0] + b[0]))
-        for i, (a, b) in enumerate(pairwise(found))
-        if question.strip()[a[3] : b[2]] == " "
+        i: "".join(words(a[0] + b[0])) for i, (a, b) in enumerate(pairwise(found)) if q[a[3] : b[2]] == " "
     }
     known = index.known_prefixes([*(t for _, ts, _, _ in found for t in ts), *joined.values()])
     unknown = [t for _, ts, _, _ in found for t in ts if t not in known]
     known |= index.near_misses(unknown)
-    together = set()
+    together: set[int] = set()
     for i, word in joined.items():
         if word in known:
             together |= {i, i + 1}
