@@ -219,11 +219,67 @@ def idf_weights(stats: Terms) -> dict[str, float]:
     return weights
 
 
-def _coverage(q_weights: dict[str, float], bag: set[str]) -> float:
+def question_roots(q_weights: dict[str, float]) -> dict[str, float]:
+    """Each question term's root with its share of the question's total weight (terms with one
+    root pool their shares)."""
     total = sum(q_weights.values())
-    if total <= 0:
-        return 0.0
-    return sum(w for t, w in q_weights.items() if root(t) in bag) / total
+    roots: dict[str, float] = {}
+    if total > 0:
+        for t, w in q_weights.items():
+            roots[root(t)] = roots.get(root(t), 0.0) + w / total
+    return roots
+
+
+def _coverage(q_roots: dict[str, float], bag: frozenset[str]) -> float:
+    return sum(q_roots[r] for r in bag.intersection(q_roots))
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk's sentences with their roots and their neighbourhood's, which are the
+    same whatever the question."""
+
+    rows: tuple[tuple[int, Sentence], ...]
+    ids: np.ndarray
+    bags: tuple[frozenset[str], ...]
+    windows: tuple[frozenset[str], ...]
+
+
+_PASSAGES: dict[tuple[str, int], Passage] = {}
+_MAX_PASSAGES = 20_000
+
+
+def passage(index: Index, hit: Hit) -> Passage:
+    """The chunk's sentences, read once per index generation: the same passages come back
+    question after question."""
+    key = (index.generation, hit.chunk_id)
+    found = _PASSAGES.get(key)
+    if found is not None:
+        return found
+    c = hit.chunk
+    rows = index.sentences(c.doc_id, max(0, c.first - 1), c.last + 1)
+    around = facts(hit.title).bag | facts(c.section or "").bag
+    bags = [facts(s.text).bag for _, s in rows]
+    keep = [i for i, (_, s) in enumerate(rows) if c.first <= s.idx <= c.last]
+    windows = tuple(
+        frozenset(
+            bags[i]
+            | around
+            | (bags[i - 1] if i > 0 else frozenset())
+            | (bags[i + 1] if i + 1 < len(rows) else frozenset())
+        )
+        for i in keep
+    )
+    made = Passage(
+        tuple(rows[i] for i in keep),
+        np.array([rows[i][0] for i in keep], dtype=np.int64),
+        tuple(bags[i] for i in keep),
+        windows,
+    )
+    if len(_PASSAGES) >= _MAX_PASSAGES:
+        _PASSAGES.clear()  # bounded; a full cache is rebuilt from the index's own memo
+    _PASSAGES[key] = made
+    return made
 
 
 def score_sentences(
@@ -240,59 +296,42 @@ def score_sentences(
     out: list[Scored] = []
     seen: set[int] = set()
     for rank, hit in enumerate(hits):
-        c = hit.chunk
-        rows = index.sentences(c.doc_id, max(0, c.first - 1), c.last + 1)
-        if not rows:
+        p = passage(index, hit)
+        if not p.rows:
             continue
-        around = facts(hit.title).bag | facts(c.section or "").bag
-        bags = [facts(s.text).bag for _, s in rows]
-        sims = index.sentence_vectors[[r for r, _ in rows]] @ query_vector
-        for i, (row, sent) in enumerate(rows):
-            if row in seen or not (c.first <= sent.idx <= c.last):
+        sims = index.sentence_vectors[p.ids] @ query_vector
+        share = hit.score / best_fused
+        for i, (row, sent) in enumerate(p.rows):
+            if row in seen:
                 continue
             seen.add(row)
-            window = bags[i] | around
-            if i > 0:
-                window |= bags[i - 1]
-            if i + 1 < len(rows):
-                window |= bags[i + 1]
-            out.append(
-                Scored(
-                    row, sent, hit, rank, float(sims[i]), bags[i], frozenset(window),
-                    has_type(kind, sent.text, query.question) if kind else False,
-                    hit.score / best_fused,
-                )
-            )  # fmt: skip
+            typed = has_type(kind, sent.text, query.question) if kind else False
+            out.append(Scored(row, sent, hit, rank, float(sims[i]), p.bags[i], p.windows[i], typed, share))
     return out, q_weights
 
 
 def combine(
-    parts: tuple[Scored, ...],
-    q_weights: dict[str, float],
+    part: Scored,
+    q_roots: dict[str, float],
     q_bigrams: set[tuple[str, str]],
     typed_question: bool,
     weights: Weights,
 ) -> Candidate:
-    """The sentence stage: score one sentence (or sentences read as one) as an answer."""
-    bag: set[str] = set().union(*(p.bag for p in parts))
-    window: set[str] = set().union(*(p.window for p in parts))
-    meaning = max(p.meaning for p in parts)
-    words_ = _coverage(q_weights, bag)
-    context = _coverage(q_weights, window)
-    chars = _chars(parts)
-    pairs = frozenset().union(*(facts(p.sentence.text).bigrams for p in parts))
-    shared = len(q_bigrams & pairs) / len(q_bigrams) if q_bigrams else 0.0
-    typed = any(p.typed for p in parts)
+    """The sentence stage: score one sentence as an answer."""
+    text = part.sentence.text
+    words_ = _coverage(q_roots, part.bag)
+    context = _coverage(q_roots, part.window)
+    shared = len(q_bigrams & facts(text).bigrams) / len(q_bigrams) if q_bigrams else 0.0
     score = (
-        weights.meaning * meaning
+        weights.meaning * part.meaning
         + weights.words * words_
         + weights.context * context
-        + weights.passage * max(p.passage for p in parts)
+        + weights.passage * part.passage
         + weights.bigrams * shared
-        + weights.log_length * math.log(chars)
-        + (weights.answer_type if typed_question and typed else 0.0)
+        + weights.log_length * math.log(len(text))
+        + (weights.answer_type if typed_question and part.typed else 0.0)
     )
-    return Candidate(parts, score, meaning, words_, context, score)
+    return Candidate((part,), score, part.meaning, words_, context, score)
 
 
 def choose(
@@ -301,22 +340,27 @@ def choose(
     """The choice stage: a sentence or a pair, scored against the best sentence and its length.
 
     `by_row` holds the sentence stage's candidate of every sentence, `best` the best of them."""
-    support = [by_row[p.row].support for p in parts]
-    score = weights.gap * (max(support) - best.support) - _chars(parts) * weights.per_char
-    if best.parts[0].row in {p.row for p in parts}:
+    if len(parts) == 1:  # most candidates: the same sum, without the pair's bookkeeping
+        one = by_row[parts[0].row]
+        score = weights.gap * (one.support - best.support) - len(parts[0].sentence.text) * weights.per_char
+        if one is best:
+            score += weights.holds_best
+        return Candidate(parts, score, one.meaning, one.words, one.context, one.support)
+    x, y = parts
+    cx, cy = by_row[x.row], by_row[y.row]
+    high, low = max(cx.support, cy.support), min(cx.support, cy.support)
+    score = (
+        weights.gap * (high - best.support)
+        - _chars(parts) * weights.per_char
+        + weights.second
+        + weights.second_gap * (low - best.support)
+    )
+    if best.parts[0].row in (x.row, y.row):
         score += weights.holds_best
-    if len(parts) > 1:
-        a, b = parts[0].sentence, parts[1].sentence
-        score += weights.second + weights.second_gap * (min(support) - best.support)
-        if a.doc_id != b.doc_id or abs(a.idx - b.idx) != 1:
-            score += weights.apart
+    if x.sentence.doc_id != y.sentence.doc_id or abs(x.sentence.idx - y.sentence.idx) != 1:
+        score += weights.apart
     return Candidate(
-        parts,
-        score,
-        max(p.meaning for p in parts),
-        max(by_row[p.row].words for p in parts),
-        max(by_row[p.row].context for p in parts),
-        max(support),
+        parts, score, max(x.meaning, y.meaning), max(cx.words, cy.words), max(cx.context, cy.context), high
     )
 
 
@@ -338,8 +382,9 @@ def rank_candidates(
     scored, q_weights = score_sentences(index, query, query_vector, hits, stats)
     typed_question = expected_type(query.question) is not None
     q_bigrams = bigrams(query.question)
+    q_roots = question_roots(q_weights)
     singles = sorted(
-        (combine((s,), q_weights, q_bigrams, typed_question, weights) for s in scored), key=lambda c: -c.score
+        (combine(s, q_roots, q_bigrams, typed_question, weights) for s in scored), key=lambda c: -c.score
     )
     if not singles:
         return []

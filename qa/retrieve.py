@@ -10,7 +10,7 @@ import numpy as np
 
 from qa.store import Index
 from qa.text import STOPWORDS, terms, words
-from qa.types import Hit, Turn
+from qa.types import Chunk, Hit, Turn
 
 RRF_K = 60
 # Words that make a question lean on what was said before it.
@@ -83,10 +83,14 @@ def retrieve(
         fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
         lexical_rank[cid] = rank
     order = sorted(fused, key=lambda c: -fused[c])
-    chunks = index.chunks(order[: depth * 2])
     hits: list[Hit] = []
     taken: list[tuple[str, int, int]] = []
-    for cid in order:
+    chunks: dict[int, Chunk] = {}
+    for n, cid in enumerate(order):
+        if n % (2 * top_k) == 0:
+            # Chunks are read a few at a time: on a large index each one is a random disk read,
+            # and most questions never look past the first 2 x top_k.
+            chunks = index.chunks(order[n : n + 2 * top_k])
         chunk = chunks.get(cid)
         if chunk is None:
             continue
