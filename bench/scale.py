@@ -295,6 +295,8 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
         index.faiss.hnsw.efSearch = ef_default
     return {
         "chunks": n,
+        "k": k,
+        "top_k": top_k,
         "faiss_index": kind,
         "faiss_params": _params(index.faiss),
         "load_s": round(load_s, 2),
@@ -509,9 +511,9 @@ def report_table(r: dict[str, Any]) -> str:
         f"disk {b['disk_bytes_per_chunk']:,} B/chunk; recall@10 {q['recall_at_10']}\n\n"
     )
     rows = [
-        ["dense (Index.search_dense, k=20)", q["dense_ms"]["p50"], q["dense_ms"]["p95"]],
-        ["lexical (Index.search_lexical, FTS5 BM25, k=20)", q["lexical_ms"]["p50"], q["lexical_ms"]["p95"]],
-        ["both (qa.retrieve.retrieve, top 5)", q["retrieve_ms"]["p50"], q["retrieve_ms"]["p95"]],
+        [f"dense (Index.search_dense, k={q['k']})", q["dense_ms"]["p50"], q["dense_ms"]["p95"]],
+        [f"lexical (Index.search_lexical, BM25, k={q['k']})", q["lexical_ms"]["p50"], q["lexical_ms"]["p95"]],
+        [f"both (qa.retrieve.retrieve, top {q['top_k']})", q["retrieve_ms"]["p50"], q["retrieve_ms"]["p95"]],
     ]
     out = head + table(["query", "p50 ms", "p95 ms"], rows)
     grow = [
