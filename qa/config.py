@@ -50,7 +50,11 @@ class Settings:
     reload_interval_s: float = _setting(
         1.0, "How often the server checks the index directory for a rebuilt index, in seconds."
     )
-    threads: int = _setting(0, "Torch threads for the model; 0 means one per CPU core.")
+    threads: int = _setting(
+        0,
+        "Torch threads for the model; 0 means one per CPU core (in the server's model process, "
+        "one per core but one, left to the requests).",
+    )
     model_process: bool = _setting(
         True,
         "The server runs the model in a child process, so embedding a question never waits for "

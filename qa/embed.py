@@ -405,6 +405,9 @@ class ModelProcess:
     processes use both cores. Questions travel over a pipe; the child restarts after a crash."""
 
     def __init__(self, model: str, threads: int, backend: str, precision: str) -> None:
+        """`threads` 0: one per core but one, which is left to the server's request threads (its
+        OpenMP workers spin while they wait, and on 2 cores they took 1.3 of them)."""
+        threads = threads or max(1, (os.cpu_count() or 1) - 1)
         self._args = (model, threads, backend, precision)
         self._lock = threading.Lock()
         self._start()
