@@ -245,15 +245,11 @@ class Passage:
     windows: tuple[frozenset[str], ...]
 
 
-_PASSAGES: dict[tuple[str, int], Passage] = {}
-_MAX_PASSAGES = 20_000
-
-
 def passage(index: Index, hit: Hit) -> Passage:
     """The chunk's sentences, read once per index generation: the same passages come back
     question after question."""
-    key = (index.generation, hit.chunk_id)
-    found = _PASSAGES.get(key)
+    key = ("passage", hit.chunk_id)
+    found: Passage | None = index.derived.data.get(key)
     if found is not None:
         return found
     c = hit.chunk
@@ -276,9 +272,7 @@ def passage(index: Index, hit: Hit) -> Passage:
         tuple(bags[i] for i in keep),
         windows,
     )
-    if len(_PASSAGES) >= _MAX_PASSAGES:
-        _PASSAGES.clear()  # bounded; a full cache is rebuilt from the index's own memo
-    _PASSAGES[key] = made
+    index.derived.put(key, made)
     return made
 
 

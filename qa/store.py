@@ -140,7 +140,7 @@ def _within(a: str, b: str, limit: int) -> bool:
     return prev[-1] <= limit
 
 
-class _Memo:
+class Memo:
     """A bounded cache of what was read from one (immutable) generation; emptied when full.
 
     The same passages, terms and names come back question after question, and reading them
@@ -205,8 +205,11 @@ class Index:
             self._pinned = sqlite3.connect(self._db_uri, uri=True, check_same_thread=False)
             self._local = threading.local()
             self._local.conn = db = self._pinned
-            self._chunk_memo, self._sentence_memo = _Memo(50_000), _Memo(20_000)
-            self._df_memo, self._prefix_memo = _Memo(100_000), _Memo(100_000)
+            self._chunk_memo, self._sentence_memo = Memo(50_000), Memo(20_000)
+            self._df_memo, self._prefix_memo = Memo(100_000), Memo(100_000)
+            # For what later stages derive from this generation's rows (the answer step's
+            # passages); it goes when the index is replaced, as it belongs to this generation.
+            self.derived = Memo(20_000)
             self.n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             self.n_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
             self.documents = {
