@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -255,6 +256,8 @@ def test_model_process_gives_the_vectors_of_the_model_in_process(
         real_embedder.precision,
     )
     assert model_process.dimension == 384 and model_process.max_tokens == 256
+    # Threads "0" in the child: one per core but one, left to the server's request threads.
+    assert model_process.threads == max(1, (os.cpu_count() or 1) - 1)
     np.testing.assert_allclose(
         model_process.embed_queries(TEXTS), real_embedder.embed_queries(TEXTS), atol=1e-6
     )
@@ -266,7 +269,6 @@ def test_model_process_gives_the_vectors_of_the_model_in_process(
 
 @pytest.mark.slow
 def test_model_process_restarts_after_the_child_dies(model_process: Embedder) -> None:
-    import os
     import signal
 
     child = model_process._backend._proc  # type: ignore[union-attr]
