@@ -133,15 +133,14 @@ class Scored:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One sentence, or two adjacent ones, that might answer; with its combined score."""
+    """One sentence, or two, that might answer; with its score."""
 
     parts: tuple[Scored, ...]
     score: float
+    # The best cosine of its sentences with the question (what `confidence` reads).
     meaning: float
-    words: float
-    context: float
     # The sentence stage score of its best sentence: how well it answers, shown in citations.
-    support: float = 0.0
+    support: float
 
 
 def _chars(parts: Sequence[Scored]) -> int:
@@ -180,23 +179,23 @@ def facts(text: str) -> Facts:
     return Facts(frozenset(root(t) for t in terms(text)), frozenset(bigrams(text)), typed)
 
 
-def has_type(kind: str | None, sentence: str, question: str) -> bool:
-    """Does the sentence hold an answer of that kind that the question does not already say?"""
+def has_type(kind: str | None, sentence: str, folded_question: str) -> bool:
+    """Does the sentence hold an answer of that kind that the (folded) question does not say?"""
     if kind is None:
         return False
-    q = fold(question)
-    return any(f not in q for f in facts(sentence).typed[kind])
+    return any(f not in folded_question for f in facts(sentence).typed[kind])
 
 
 @dataclass(frozen=True)
 class Terms:
-    """A question's terms (and those carried from earlier turns) with their sentence counts,
-    looked up once per question and shared by every signal that needs them."""
+    """A question's terms (and those carried from earlier turns) with their sentence counts and
+    the kind of answer it asks for, worked out once per question and shared by every signal."""
 
     question: tuple[str, ...]
     context: tuple[str, ...]
     df: dict[str, int]
     sentences: int
+    kind: str | None = None
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over sentences, so rare words decide and common ones don't."""
@@ -209,7 +208,7 @@ def question_stats(index: Index, query: Query) -> Terms:
     ctx_terms = [t for t in question_terms(query.context) if t not in q_terms]
     df = index.document_frequencies([*q_terms, *ctx_terms, "__sentences__"])
     n = df.pop("__sentences__", 1)
-    return Terms(tuple(q_terms), tuple(ctx_terms), df, n)
+    return Terms(tuple(q_terms), tuple(ctx_terms), df, n, expected_type(query.question))
 
 
 def idf_weights(stats: Terms) -> dict[str, float]:
@@ -282,10 +281,10 @@ def score_sentences(
     query_vector: np.ndarray,
     hits: Sequence[Hit],
     stats: Terms,
-) -> tuple[list[Scored], dict[str, float]]:
-    """Signals for every sentence of the retrieved passages, plus the question's term weights."""
-    q_weights = idf_weights(stats)
-    kind = expected_type(query.question)
+) -> list[Scored]:
+    """Signals for every sentence of the retrieved passages."""
+    kind = stats.kind
+    folded = fold(query.question)
     best_fused = max((h.score for h in hits), default=1.0) or 1.0
     out: list[Scored] = []
     seen: set[int] = set()
@@ -299,9 +298,9 @@ def score_sentences(
             if row in seen:
                 continue
             seen.add(row)
-            typed = has_type(kind, sent.text, query.question) if kind else False
+            typed = has_type(kind, sent.text, folded) if kind else False
             out.append(Scored(row, sent, hit, rank, float(sims[i]), p.bags[i], p.windows[i], typed, share))
-    return out, q_weights
+    return out
 
 
 def combine(
@@ -325,7 +324,7 @@ def combine(
         + weights.log_length * math.log(len(text))
         + (weights.answer_type if typed_question and part.typed else 0.0)
     )
-    return Candidate((part,), score, part.meaning, words_, context, score)
+    return Candidate((part,), score, part.meaning, score)
 
 
 def choose(
@@ -339,7 +338,7 @@ def choose(
         score = weights.gap * (one.support - best.support) - len(parts[0].sentence.text) * weights.per_char
         if one is best:
             score += weights.holds_best
-        return Candidate(parts, score, one.meaning, one.words, one.context, one.support)
+        return Candidate(parts, score, one.meaning, one.support)
     x, y = parts
     cx, cy = by_row[x.row], by_row[y.row]
     high, low = max(cx.support, cy.support), min(cx.support, cy.support)
@@ -353,9 +352,7 @@ def choose(
         score += weights.holds_best
     if x.sentence.doc_id != y.sentence.doc_id or abs(x.sentence.idx - y.sentence.idx) != 1:
         score += weights.apart
-    return Candidate(
-        parts, score, max(x.meaning, y.meaning), max(cx.words, cy.words), max(cx.context, cy.context), high
-    )
+    return Candidate(parts, score, max(x.meaning, y.meaning), high)
 
 
 def bigrams(text: str) -> set[tuple[str, str]]:
@@ -373,10 +370,10 @@ def rank_candidates(
     weights: Weights = WEIGHTS,
 ) -> list[Candidate]:
     """Every sentence, every pair of adjacent sentences and every pair of the best three, best first."""
-    scored, q_weights = score_sentences(index, query, query_vector, hits, stats)
-    typed_question = expected_type(query.question) is not None
+    scored = score_sentences(index, query, query_vector, hits, stats)
+    typed_question = stats.kind is not None
     q_bigrams = bigrams(query.question)
-    q_roots = question_roots(q_weights)
+    q_roots = question_roots(idf_weights(stats))
     singles = sorted(
         (combine(s, q_roots, q_bigrams, typed_question, weights) for s in scored), key=lambda c: -c.score
     )
@@ -463,14 +460,14 @@ _TYPE_WORDS = frozenset(
 )
 
 
-def typed_answer_fits(candidates: Sequence[Candidate], question: str, stats: Terms) -> bool:
+def typed_answer_fits(candidates: Sequence[Candidate], stats: Terms) -> bool:
     """A how-many or when question needs a number or date in a sentence about the question —
     one holding a rarer question term too — somewhere among the best candidates (fifteen:
     most of them pair a sentence with a neighbour, so they hold about ten sentences).
 
     What the question is about is the rarest half of its terms that the index has, leaving out
     the words that only name the kind of answer: a misspelt word or "percentage" can't decide."""
-    if expected_type(question) not in ("number", "date"):
+    if stats.kind not in ("number", "date"):
         return True
     q_terms = [t for t in stats.question if t not in _TYPE_WORDS and stats.df.get(t, 0) > 0]
     if not q_terms:
@@ -502,7 +499,7 @@ def compose(
         confidence(best) < weights.abstain_below
         or unknown_names(index, query.question)
         or unknown_share(stats) > 0.75
-        or not typed_answer_fits(candidates, query.question, stats)
+        or not typed_answer_fits(candidates, stats)
     ):
         return Answer(ABSTAIN_TEXT, True, tuple(_related(index, hits)))
     parts = list(best.parts)

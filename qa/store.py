@@ -39,7 +39,7 @@ import faiss
 import numpy as np
 
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
-from qa.text import terms
+from qa.text import root, terms
 from qa.types import Chunk, Document, Sentence
 
 log = logging.getLogger(__name__)
@@ -330,11 +330,11 @@ class Index:
                     out[w] = df
         return out
 
-    def known_prefixes(self, words: Iterable[str], length: int = 5) -> set[str]:
-        """Which of the words (or their first `length` letters) occur in the indexed text."""
+    def known_prefixes(self, words: Iterable[str]) -> set[str]:
+        """Which of the words (or their roots, `qa.text.root`) occur in the indexed text."""
         found = set()
         for w in set(words):
-            key = w[:length]
+            key = root(w)
             known = self._prefix_memo.data.get(key)
             if known is None:
                 row = self.db.execute(

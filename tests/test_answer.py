@@ -46,11 +46,11 @@ def test_facts_date_mentions_include_early_years(sentence: str, is_date: bool) -
 def _candidate(text: str, typed: bool) -> Candidate:
     bag = facts(text).bag
     part = Scored(0, None, None, 0, 0.5, bag, bag, typed, 1.0)  # type: ignore[arg-type]
-    return Candidate((part,), 1.0, 0.5, 0.0, 0.0)
+    return Candidate((part,), 1.0, 0.5, 1.0)
 
 
 def _stats(question: str, df: dict[str, int]) -> Terms:
-    return Terms(tuple(dict.fromkeys(terms(question))), (), df, 1000)
+    return Terms(tuple(dict.fromkeys(terms(question))), (), df, 1000, expected_type(question))
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def _stats(question: str, df: dict[str, int]) -> Terms:
 def test_typed_answer_fits_wants_a_typed_sentence_about_the_question(
     question: str, df: dict[str, int], sentence: str, typed: bool, fits: bool
 ) -> None:
-    assert typed_answer_fits([_candidate(sentence, typed)], question, _stats(question, df)) is fits
+    assert typed_answer_fits([_candidate(sentence, typed)], _stats(question, df)) is fits
 
 
 @pytest.mark.parametrize(
