@@ -55,7 +55,8 @@ def bench_corpus(corpus: Corpus, embedder: Any, model: Any, n_questions: int) ->
     import torch
 
     from qa import QA, Settings
-    from qa.retrieve import contextualise, retrieve
+    from qa.question import parse
+    from qa.retrieve import retrieve
 
     index_dir = tmpdir(f"baseline-{corpus.name}")
     try:
@@ -97,9 +98,9 @@ def bench_corpus(corpus: Corpus, embedder: Any, model: Any, n_questions: int) ->
             t["st_encode"].append(b - a)
             t["st_search"].append(c - b)
             t["st_total"].append(c - a)
-            query = contextualise(q)
+            query = parse(q)
             a = time.perf_counter()
-            vec = embedder.embed_query(query.text)
+            vec = embedder.embed_query(query.search)
             b = time.perf_counter()
             hits = retrieve(index, query, vec, 5)
             c = time.perf_counter()

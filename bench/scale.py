@@ -244,7 +244,8 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     import faiss
 
     from qa.config import Settings
-    from qa.retrieve import Query, lexical_words, retrieve
+    from qa.question import parse
+    from qa.retrieve import lexical_words, retrieve
     from qa.store import Index
 
     work = Path(args.work)
@@ -272,7 +273,7 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     words = [lexical_words(t) for t in texts]
     dense = timed(lambda i: index.search_dense(queries[i], k))
     lexical = timed(lambda i: index.search_lexical(words[i], k))
-    both = timed(lambda i: retrieve(index, Query(texts[i], texts[i]), queries[i], top_k))
+    both = timed(lambda i: retrieve(index, parse(texts[i]), queries[i], top_k))
     # How many chunks each lexical query matches: the rows BM25 has to score before the top k.
     matches = [
         index.db.execute(

@@ -1,55 +1,15 @@
-"""Question (+ history) → dense and lexical candidates → reciprocal-rank fusion → Hits."""
+"""Question (and the turn it leans on) → dense and lexical candidates → reciprocal-rank fusion → Hits."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
+from qa.question import Question
 from qa.store import Index
-from qa.text import STOPWORDS, terms, words
-from qa.types import Chunk, Hit, Turn
+from qa.text import STOPWORDS, words
+from qa.types import Chunk, Hit
 
 RRF_K = 60
-# Words that make a question lean on what was said before it.
-_ANAPHORA = frozenset(
-    {"he", "she", "it", "they", "them", "his", "her", "its", "their", "theirs", "this", "that",
-     "these", "those", "there", "him"}
-)  # fmt: skip
-_DEFINITE = re.compile(
-    r"\bthe (film|show|series|company|movie|article|story|book|team|group|firm|deal)\b", re.I
-)
-_FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|then|what about|how about|why|and why)\b", re.I)
-
-
-@dataclass(frozen=True)
-class Query:
-    """What retrieval searches with: the question, plus earlier context when it leans on it."""
-
-    question: str
-    text: str
-    context: str = ""
-
-
-def contextualise(question: str, history: Sequence[Turn] = ()) -> Query:
-    """Carry the previous user turn's subject into a question that leans on earlier turns."""
-    previous = next((t.content for t in reversed(history) if t.role == "user"), "")
-    if not previous or not leans_on_history(question):
-        return Query(question, question)
-    return Query(question, f"{question} {previous}", previous)
-
-
-def leans_on_history(question: str) -> bool:
-    """Pronouns, a leading 'and…', 'the film' without a name, or too few words to stand alone."""
-    ws = words(question)
-    if _FOLLOW_UP_START.match(question) or _ANAPHORA.intersection(ws):
-        return True
-    content = [w for w in ws if w not in STOPWORDS]
-    named = any(w[:1].isupper() for w in question.split()[1:])
-    # A question that names something stands alone; a short or "the film" one leans back.
-    return not named and (len(content) <= 2 or _DEFINITE.search(question) is not None)
 
 
 def lexical_words(text: str) -> list[str]:
@@ -63,14 +23,14 @@ def lexical_words(text: str) -> list[str]:
 
 def retrieve(
     index: Index,
-    query: Query,
+    question: Question,
     query_vector: np.ndarray,
     top_k: int = 5,
 ) -> list[Hit]:
     """Fuse dense and BM25 rankings by reciprocal rank; drop chunks overlapping a better one."""
     depth = max(4 * top_k, 20)
     dense = index.search_dense(query_vector, depth)
-    lexical = index.search_lexical(lexical_words(query.text), depth)
+    lexical = index.search_lexical(lexical_words(question.search), depth)
     fused: dict[int, float] = {}
     dense_rank: dict[int, int] = {}
     dense_score: dict[int, float] = {}
@@ -104,6 +64,7 @@ def retrieve(
                 chunk=chunk,
                 title=doc.title,
                 source=doc.source,
+                published=doc.published,
                 score=fused[cid],
                 dense_score=dense_score.get(cid, 0.0),
                 dense_rank=dense_rank.get(cid),
@@ -113,8 +74,3 @@ def retrieve(
         if len(hits) >= top_k:
             break
     return hits
-
-
-def question_terms(text: str) -> list[str]:
-    """Stemmed content terms of a question, de-duplicated, order kept."""
-    return list(dict.fromkeys(terms(text)))

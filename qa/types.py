@@ -70,6 +70,7 @@ class Hit:
     dense_score: float = 0.0
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    published: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ class Citation:
     passage_start: int
     section: str | None = None
     published: str | None = None
+
+
+# What an answer says when the indexed articles don't answer the question.
+ABSTAIN_TEXT = "The indexed articles don't cover this."
 
 
 @dataclass(frozen=True)

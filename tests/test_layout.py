@@ -62,12 +62,26 @@ def test_foundation_modules_import_no_other_qa_module(module: str, allowed: set[
     assert qa_imports(QA_DIR / module) == allowed
 
 
-@pytest.mark.parametrize("path", sorted(QA_DIR.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(QA_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(QA_DIR)))
 def test_qa_never_imports_web(path: Path) -> None:
     # The one exception: `qa serve` has to start the web app, so cmd_serve imports it lazily.
     skip = "cmd_serve" if path.name == "cli.py" else None
     web = {m for m in imported_modules(path, "qa", skip) if m == "web" or m.startswith("web.")}
     assert web == set(), f"{path.name} imports {web}"
+
+
+@pytest.mark.parametrize("path", sorted((QA_DIR / "answer").glob("*.py")), ids=lambda p: p.name)
+def test_answer_stage_does_not_import_retrieval(path: Path) -> None:
+    assert "qa.retrieve" not in qa_imports(path)
+
+
+def test_question_imports_only_leaves() -> None:
+    assert qa_imports(QA_DIR / "question.py") <= {"qa.text", "qa.types"}
+
+
+def test_model_package_stays_below_the_embedder() -> None:
+    # qa.embed loads the answer model's delta, so qa.model's own module imports nothing above it.
+    assert qa_imports(QA_DIR / "model" / "__init__.py") <= {"qa.config", "qa.errors"}
 
 
 def test_cli_imports_web_only_inside_cmd_serve() -> None:

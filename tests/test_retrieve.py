@@ -11,7 +11,8 @@ import pytest
 from conftest import FakeEmbedder
 
 from qa.build import index_paths
-from qa.retrieve import RRF_K, Query, lexical_words, retrieve
+from qa.question import parse
+from qa.retrieve import RRF_K, lexical_words, retrieve
 from qa.store import Index, build_faiss
 from qa.text import terms
 from qa.types import Chunk
@@ -23,7 +24,7 @@ def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
 
 
 def ask(index: Index, embedder: FakeEmbedder, question: str, top_k: int = 5):
-    return retrieve(index, Query(question, question), embedder.embed_query(question), top_k)
+    return retrieve(index, parse(question), embedder.embed_query(question), top_k)
 
 
 # --- dense search ---------------------------------------------------------------------------
@@ -87,7 +88,7 @@ def test_retrieve_lexical_query_ranks_matching_chunk_first(
 def test_retrieve_lexical_match_survives_an_unhelpful_dense_vector(sample_index: Path) -> None:
     index = Index(sample_index)
     misleading = FakeEmbedder().embed_query("financial performance quarterly revenue forecast")
-    hits = retrieve(index, Query("Eternaut", "Eternaut"), misleading, 5)
+    hits = retrieve(index, parse("Eternaut"), misleading, 5)
     assert any("Eternaut" in h.chunk.text and h.lexical_rank == 1 for h in hits)
 
 
@@ -167,6 +168,7 @@ def test_retrieve_scores_are_reciprocal_rank_fusion(sample_index: Path, fake_emb
 class _Doc:
     title: str = "Stub"
     source: str = "mem://stub"
+    published: str | None = None
 
 
 @dataclass
@@ -190,7 +192,7 @@ class StubIndex:
 
 def test_rrf_chunk_in_both_lists_beats_chunk_in_one() -> None:
     stub = StubIndex(dense=[(1, 0.9), (2, 0.8), (3, 0.7)], lexical=[(3, 9.0), (1, 8.0), (4, 7.0)])
-    hits = retrieve(stub, Query("q", "some words"), np.zeros(4, np.float32), top_k=10)  # type: ignore[arg-type]
+    hits = retrieve(stub, parse("some words"), np.zeros(4, np.float32), top_k=10)  # type: ignore[arg-type]
     # 1: 1/61+1/62, 3: 1/63+1/61, 2: 1/62, 4: 1/63
     assert [h.chunk_id for h in hits] == [1, 3, 2, 4]
     assert [(h.dense_rank, h.lexical_rank) for h in hits] == [(1, 2), (3, 1), (2, None), (None, 3)]
@@ -201,7 +203,7 @@ def test_rrf_chunk_in_both_lists_beats_chunk_in_one() -> None:
 
 def test_rrf_empty_lexical_keeps_dense_order() -> None:
     stub = StubIndex(dense=[(5, 0.5), (2, 0.4), (7, 0.3)], lexical=[])
-    hits = retrieve(stub, Query("q", "q"), np.zeros(4, np.float32), top_k=2)  # type: ignore[arg-type]
+    hits = retrieve(stub, parse("q"), np.zeros(4, np.float32), top_k=2)  # type: ignore[arg-type]
     assert [h.chunk_id for h in hits] == [5, 2]
 
 
@@ -225,6 +227,6 @@ def test_lexical_words_drop_stopwords_and_repeats() -> None:
 def test_unknown_names_forgive_typos_but_not_other_names(
     sample_index: Path, question: str, unknown: list[str]
 ) -> None:
-    from qa.answer import unknown_names
+    from qa.answer.abstain import unknown_names
 
     assert unknown_names(Index(sample_index), question) == unknown

@@ -1,0 +1,48 @@
+"""Hits → the one or two source sentences that answer → Answer with [n] markers, or an abstention.
+
+By stage: `candidates` (passages → sentences with their signals), `score` (the model's scoring and
+the choice of one sentence or two), `abstain` (when not to answer), `quotes` (the quoted words that
+belong with an answer about someone's words) and `render` (answer text and citations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from qa.answer.abstain import confidence, typed_answer_fits, unknown_names, unknown_share
+from qa.answer.candidates import score_sentences
+from qa.answer.quotes import attach_quotes
+from qa.answer.render import related, render
+from qa.answer.score import WEIGHTS, Weights, rank_candidates, term_stats
+from qa.question import Question
+from qa.store import Index
+from qa.types import ABSTAIN_TEXT, Answer, Hit
+
+__all__ = ["WEIGHTS", "Weights", "compose"]
+
+
+def compose(
+    index: Index,
+    question: Question,
+    query_vector: np.ndarray,
+    hits: Sequence[Hit],
+    weights: Weights = WEIGHTS,
+) -> Answer:
+    """Pick the answering sentence(s) and build the Answer, or abstain with related passages."""
+    stats = term_stats(index, question)
+    scored = score_sentences(index, question, query_vector, hits)
+    candidates = rank_candidates(scored, question, stats, weights)
+    if not candidates:
+        return Answer(ABSTAIN_TEXT, True, ())
+    best = candidates[0]
+    if (
+        confidence(best) < weights.abstain_below
+        or unknown_names(index, question.text)
+        or unknown_share(stats) > 0.75
+        or not typed_answer_fits(candidates, stats)
+    ):
+        return Answer(ABSTAIN_TEXT, True, tuple(related(hits)))
+    by_position = {(s.sentence.doc_id, s.sentence.idx): s for s in scored}
+    return render(attach_quotes(best.parts, question, by_position), best.support)

@@ -1,0 +1,52 @@
+"""Rendering: the chosen sentences joined with [n] markers, and their citations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qa.answer.candidates import Scored
+from qa.types import Answer, Citation, Hit
+
+
+def citation(hit: Hit, start: int, end: int, cid: int, score: float) -> Citation:
+    """A numbered citation of `hit`'s passage, pointing at [start, end) of its document."""
+    return Citation(
+        id=cid,
+        title=hit.title,
+        source=hit.source,
+        text=hit.chunk.text,
+        start=start,
+        end=end,
+        score=round(score, 4),
+        passage_start=hit.chunk.start,
+        section=hit.chunk.section,
+        published=hit.published,
+    )
+
+
+def render(chosen: Sequence[Scored], score: float) -> Answer:
+    """Join the sentences with [n] markers; adjacent sentences of one passage share a citation."""
+    citations: list[Citation] = []
+    parts: list[str] = []
+    groups: list[list[Scored]] = []
+    for c in chosen:
+        prev = groups[-1][-1] if groups else None
+        if (
+            prev is not None
+            and prev.hit.chunk_id == c.hit.chunk_id
+            and c.sentence.idx == prev.sentence.idx + 1
+        ):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    for group in groups:
+        cid = len(citations) + 1
+        first, last = group[0].sentence, group[-1].sentence
+        citations.append(citation(group[0].hit, first.start, last.end, cid, score))
+        parts.append(" ".join(c.sentence.text for c in group) + f" [{cid}]")
+    return Answer(" ".join(parts), False, tuple(citations))
+
+
+def related(hits: Sequence[Hit], n: int = 3) -> list[Citation]:
+    """The best few passages, offered when the answer is a refusal."""
+    return [citation(h, h.chunk.start, h.chunk.end, i, h.score) for i, h in enumerate(hits[:n], start=1)]
