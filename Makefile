@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint index bench browser screenshot clean
+.PHONY: install run test lint index bench quality train browser screenshot clean
 
 install: $(STAMP)
 
@@ -45,6 +45,17 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# Answer quality next to the plain baseline on NewsQA, SQuAD and the Netflix sets (../shared/eval).
+quality: install
+	$(BIN)/python bench/answer_quality.py
+
+# The answer model (docs/answer-model.md): fine-tune on ../shared/train, then fit the answer stage's
+# weights on the held-out training articles. TRAIN_DATA=path to read other files.
+TRAIN_DATA ?= ../shared/train
+train: install
+	$(BIN)/qa train --data $(TRAIN_DATA)
+	$(BIN)/python -m qa.model.fit $(TRAIN_DATA)
 
 # Refresh docs/chat.png (the README's screenshot) from the browser test of the Sora question.
 screenshot: install browser

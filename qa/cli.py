@@ -26,13 +26,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _embedder(settings: Settings) -> Any:
     from qa.embed import Embedder
 
-    return Embedder(settings.embed_model, settings.threads, precision=settings.embed_precision)
+    return Embedder.from_settings(settings)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
     from qa.build import build_index, nothing_indexed, unchanged_report, update_index
     from qa.ingest import bundled_corpus, load_documents
+    from qa.model import model_name
 
     if (args.add or args.remove) and (args.paths or args.full):
         raise BadInput("--add and --remove update the existing index; don't combine them with PATH or --full")
@@ -56,7 +57,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise nothing_indexed(found.skipped)
         # Nothing changed: report so without loading the model or writing a new generation.
         unchanged = None if args.full else unchanged_report(
-            settings.index_dir, found.documents, settings.embed_model, settings.chunk_tokens,
+            settings.index_dir, found.documents, model_name(settings.embed_model, settings.answer_model),
+            settings.chunk_tokens,
             found.skipped,
         )  # fmt: skip
         report = unchanged or build_index(
@@ -129,6 +131,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False))
         print(f"\nWrote {args.json_out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the answer model (the embedding model's top layers) and write its delta."""
+    from qa.model.train import Options, train
+
+    defaults = Options()
+    options = Options(
+        data=Path(args.data),
+        out=Path(args.out) if args.out else defaults.out,
+        steps=args.steps,
+        batch=args.batch,
+        layers=args.layers,
+        seed=args.seed,
+    )
+    train(options, log=lambda line: print(line, flush=True))
     return 0
 
 
@@ -227,6 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     common(p)
     p.set_defaults(func=cmd_eval)
+
+    from qa.model.train import Options
+
+    d = Options()
+    p = sub.add_parser(
+        "train",
+        help="train the answer model from QA data",
+        description="Fine-tune the top layers of the embedding model so questions land next to the "
+        "sentences that answer them, and write the delta (those layers, fp16) with its card. "
+        "Reads the training JSONL files of ../shared/train/ (see its README). Fixed seed.",
+    )
+    p.add_argument("--data", default=str(d.data), help=f"folder of training files (default: {d.data})")
+    p.add_argument("--out", default=None, help="where to write the delta (default: the bundled model)")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default: {d.steps})")
+    p.add_argument("--batch", type=int, default=d.batch, help=f"questions per step (default: {d.batch})")
+    p.add_argument("--layers", type=int, default=d.layers, help=f"top layers trained (default: {d.layers})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default: {d.seed})")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

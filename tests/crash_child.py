@@ -81,8 +81,7 @@ def replace(src: Any, dst: Any) -> None:
         real_replace(src, dst)
 
 
-qa.embed.Embedder = lambda *args, **kwargs: SlowFake()  # type: ignore[assignment,misc]
-qa.pipeline.Embedder = qa.embed.Embedder  # type: ignore[misc]
+qa.embed.Embedder.from_settings = lambda *args, **kwargs: SlowFake()  # type: ignore[assignment,method-assign]
 qa.store._write_sqlite = after("sqlite", qa.store._write_sqlite)
 qa.store.faiss.write_index = after("faiss", qa.store.faiss.write_index)
 qa.store.os.rename = rename  # type: ignore[assignment]

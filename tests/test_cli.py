@@ -25,8 +25,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr(qa.embed, "Embedder", lambda *args, **kwargs: FakeEmbedder())
-    monkeypatch.setattr(qa.pipeline, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: FakeEmbedder())
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.embed import Embedder, QueryBatcher, direct_plan, native_bfloat16, resolve_model
+from qa.embed import Embedder, QueryBatcher, STBackend, direct_plan, native_bfloat16, resolve_model
 from qa.errors import ModelUnavailable
+from qa.model import load_delta, resolve_delta
 
 TEXTS = [
     "What did Netflix announce about generative AI?",
@@ -27,10 +28,10 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def sentence_transformer() -> Any:
-    """The same model through sentence-transformers, as the reference."""
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
+    """The same model (with the bundled answer model laid over it) through sentence-transformers,
+    as the reference."""
+    path = resolve_delta("auto", "all-MiniLM-L6-v2")
+    return STBackend(resolve_model("all-MiniLM-L6-v2"), load_delta(path) if path else None).model
 
 
 @pytest.mark.slow

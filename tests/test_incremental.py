@@ -102,7 +102,7 @@ def test_changed_file_alone_is_embedded_and_deleted_file_dropped(
 def cli_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in os.environ if n.startswith("QA_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setattr(qa.embed, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: FakeEmbedder())
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -269,14 +269,14 @@ def test_cli_unchanged_corpus_skips_the_model_and_keeps_the_generation(
     def no_model(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(qa.embed, "Embedder", no_model)
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", no_model)
     code, out, _ = run(capsys, "index", str(corpus), "--index-dir", str(index_dir), "-q")
     assert code == 0
     assert out.startswith("Indexed 4 document(s)") and "(embedded 0, reused 4, removed 0)" in out
     assert current_generation(index_dir) == gen, "no identical generation was written"
 
     # Anything else goes through a real build: an edit, another order, --full, a damaged index.
-    monkeypatch.setattr(qa.embed, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: FakeEmbedder())
     files = [str(f) for f in sorted(corpus.iterdir(), reverse=True)]
     code, out, _ = run(capsys, "index", *files, "--index-dir", str(index_dir), "-q")
     assert "(embedded 0, reused 4, removed 0)" in out and current_generation(index_dir) != gen

@@ -54,7 +54,7 @@ def test_serve_binds_where_told(
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(qa.pipeline, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: FakeEmbedder())
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
     assert main(["serve", "--index-dir", str(sample_index), *argv]) == 0
