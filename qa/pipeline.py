@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from qa.answer import compose
 from qa.config import Settings
 from qa.embed import Embedder
@@ -138,10 +140,17 @@ class QA:
         index = self.index
         question_ = parse(q, history)
         vector = self.embedder.embed_query(question_.search)
+        # A follow-up searches with the earlier turn, but its sentences are weighed against what
+        # it asks now as much as against that turn: the long previous answer would otherwise
+        # pull the choice back to itself.
+        meaning = vector
+        if question_.context:
+            own = self.embedder.embed_query(question_.text)
+            meaning = (own + vector) / float(np.linalg.norm(own + vector) or 1.0)
         t1 = time.perf_counter()
         hits = retrieve(index, question_, vector, k)
         t2 = time.perf_counter()
-        answer = compose(index, question_, vector, hits)
+        answer = compose(index, question_, meaning, hits)
         t3 = time.perf_counter()
         timings = {
             "embed": round((t1 - t0) * 1000, 2),

@@ -60,6 +60,8 @@ class Question:
     search: str
     # The earlier turn (previous question and answer) a follow-up leans on; empty otherwise.
     context: str
+    # The answer of that turn: a follow-up asks for something it did not say.
+    previous_answer: str
     folded: str
     terms: tuple[str, ...]
     # Terms of the earlier turn that the question itself lacks.
@@ -73,13 +75,15 @@ class Question:
 
 def parse(text: str, history: Sequence[Turn] = ()) -> Question:
     """Read a question once; a follow-up takes the previous question and answer as context."""
-    context = earlier_turn(history) if leans_on_history(text) else ""
+    leans = leans_on_history(text)
+    context = earlier_turn(history) if leans else ""
     own = question_terms(text)
     carried = [t for t in question_terms(context) if t not in own]
     return Question(
         text=text,
         search=f"{text} {context}" if context else text,
         context=context,
+        previous_answer=previous_answer(history) if leans else "",
         folded=fold(text),
         terms=tuple(own),
         context_terms=tuple(carried),
@@ -94,11 +98,14 @@ def earlier_turn(history: Sequence[Turn]) -> str:
     question = next((t.content for t in reversed(history) if t.role == "user"), "")
     if not question:
         return ""
-    answer = ""
-    last = history[-1]
-    if last.role == "assistant" and last.content.strip() != ABSTAIN_TEXT:
-        answer = _MARKER.sub("", last.content).strip()
-    return f"{question} {answer}".strip()
+    return f"{question} {previous_answer(history)}".strip()
+
+
+def previous_answer(history: Sequence[Turn]) -> str:
+    """The last turn's answer, when it is one: citation markers and refusals left out."""
+    if not history or history[-1].role != "assistant" or history[-1].content.strip() == ABSTAIN_TEXT:
+        return ""
+    return _MARKER.sub("", history[-1].content).strip()
 
 
 def leans_on_history(question: str) -> bool:

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -162,3 +163,41 @@ def test_train_writes_a_delta_that_loads(tmp_path: Path, capsys: pytest.CaptureF
 def test_train_without_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "d")]) == 1
     assert "no training data in" in capsys.readouterr().err
+
+
+def test_conditional_logit_recovers_the_weights_that_made_the_choices() -> None:
+    from qa.model.fit import conditional_logit
+
+    rng = np.random.default_rng(0)
+    true = np.array([2.0, -1.0])
+    groups = []
+    for _ in range(400):
+        x = rng.normal(size=(6, 2))
+        p = np.exp(x @ true)
+        pos = np.zeros(6, dtype=bool)
+        pos[rng.choice(6, p=p / p.sum())] = True
+        groups.append((x, np.zeros(6), pos))
+    w = conditional_logit(groups, l2=0.0)
+    assert np.allclose(w, true, atol=0.35), w
+
+
+def test_fit_weights_on_asked_questions_gives_usable_weights(sample_index: Path) -> None:
+    from conftest import FakeEmbedder
+
+    from qa.answer import WEIGHTS
+    from qa.model.fit import answer_hit, ask_all, fit_weights
+    from qa.store import Index
+
+    questions = [
+        ("What did Sarandos say about Sora?", ("We do not anticipate AI supplanting creativity",), "test"),
+        ("Which series first used generative AI in final footage?", ("The Eternaut",), "test"),
+        ("How much did quarterly revenue grow?", ("17%",), "test"),
+        ("Who urged OpenAI to add protections against deepfakes?", ("SAG-AFTRA",), "test"),
+        ("What did the Happy Gilmore 2 team use AI for?", ("de-age characters",), "test"),
+    ]
+    index = Index(sample_index)
+    asked = ask_all(index, FakeEmbedder(), questions, 5)  # type: ignore[arg-type]
+    fitted = fit_weights(asked, WEIGHTS, refuse=0.2)
+    assert fitted.meaning == 1.0 and fitted.per_char == WEIGHTS.per_char
+    hit, median = answer_hit(asked, fitted)
+    assert hit >= 0.8 and 0 < median <= 420

@@ -34,6 +34,9 @@ def compose(
     stats = term_stats(index, question)
     scored = score_sentences(index, question, query_vector, hits)
     candidates = rank_candidates(scored, question, stats, weights)
+    # A follow-up asks for something new: not the sentences the previous answer already gave.
+    fresh = [c for c in candidates if not all(p.sentence.text in question.previous_answer for p in c.parts)]
+    candidates = fresh or candidates
     if not candidates:
         return Answer(ABSTAIN_TEXT, True, ())
     best = candidates[0]

@@ -45,10 +45,12 @@ def unknown_names(index: Index, question: str) -> list[str]:
 
 
 def unknown_share(stats: TermStats) -> float:
-    """The IDF-weighted share of the question's terms that no indexed sentence contains."""
-    if not stats.question:
+    """The IDF-weighted share of the question's terms that no indexed sentence contains (with a
+    follow-up's, those of the turn it leans on: "what did they use it to show?" is about it)."""
+    asked = (*stats.question, *stats.context)
+    if not asked:
         return 0.0
-    weight = {t: stats.idf(t) for t in stats.question}
+    weight = {t: stats.idf(t) for t in asked}
     return sum(w for t, w in weight.items() if t not in stats.df) / sum(weight.values())
 
 
