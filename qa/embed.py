@@ -586,6 +586,7 @@ class Embedder:
             self._backend: DirectBert | STBackend | ModelProcess = remote
             self.backend, self.precision, self.threads = remote.backend, remote.precision, remote.threads
             self.dimension, self.max_tokens = remote.dimension, remote.max_tokens
+            self.name = remote.name  # with the answer model's name, as the child loaded it
             return
         path = resolve_model(model)
         delta_path = resolve_delta(answer_model, model)

@@ -299,7 +299,7 @@ def test_sigkill_of_real_qa_index_mid_embedding(
     assert not answer.abstained and "$11.5 billion" in answer.answer
 
     # The next `qa index` (same code, model already loaded) completes and leaves no debris.
-    monkeypatch.setattr("qa.embed.Embedder", lambda *args, **kwargs: real_embedder)
+    monkeypatch.setattr("qa.embed.Embedder.from_settings", lambda *args, **kwargs: real_embedder)
     for name in [n for n in os.environ if n.startswith("QA_")]:
         monkeypatch.delenv(name)
     assert main(["index", str(corpus), "--index-dir", str(index_dir), "-q"]) == 0

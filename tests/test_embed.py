@@ -257,6 +257,7 @@ def test_model_process_gives_the_vectors_of_the_model_in_process(
         real_embedder.precision,
     )
     assert model_process.dimension == 384 and model_process.max_tokens == 256
+    assert model_process.name == real_embedder.name  # the answer model's name comes back from the child
     # Threads "0" in the child: one per core but one, left to the server's request threads.
     assert model_process.threads == max(1, (os.cpu_count() or 1) - 1)
     np.testing.assert_allclose(

@@ -25,7 +25,8 @@ def citation(hit: Hit, start: int, end: int, cid: int, score: float) -> Citation
 
 
 def render(chosen: Sequence[Scored], score: float) -> Answer:
-    """Join the sentences with [n] markers; adjacent sentences of one passage share a citation."""
+    """Join the sentences with [n] markers; adjacent sentences of one paragraph share a citation
+    (across a paragraph break the source's span holds a line break the answer doesn't)."""
     citations: list[Citation] = []
     parts: list[str] = []
     groups: list[list[Scored]] = []
@@ -35,6 +36,7 @@ def render(chosen: Sequence[Scored], score: float) -> Answer:
             prev is not None
             and prev.hit.chunk_id == c.hit.chunk_id
             and c.sentence.idx == prev.sentence.idx + 1
+            and c.sentence.paragraph == prev.sentence.paragraph
         ):
             groups[-1].append(c)
         else:
