@@ -188,7 +188,7 @@ class Index:
             raise IndexMismatch(
                 f"the index in {index_dir}/ was built with model {self.manifest.get('model')!r} "
                 f"but the configured model is {expect_model!r}. {rebuild}, or set QA_EMBED_MODEL "
-                "to the index's model."
+                "(and QA_ANSWER_MODEL, for the part after '+') to the index's model."
             )
         if expect_dim is not None and self.manifest.get("dimension") != expect_dim:
             raise IndexMismatch(
