@@ -4,13 +4,14 @@ The public API: the records, the settings, the errors, and the functions that bu
 """
 
 from qa.build import BuildReport, build_index, index_paths, update_index
-from qa.config import Settings
+from qa.config import MAX_TOP_K, Settings
 from qa.errors import QAError
 from qa.ingest import bundled_corpus, load_documents
 from qa.pipeline import QA
 from qa.types import Answer, Chunk, Citation, Document, Hit, Sentence, Turn
 
 __all__ = [
+    "MAX_TOP_K",
     "QA",
     "Answer",
     "BuildReport",

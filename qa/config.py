@@ -10,6 +10,23 @@ from typing import Any
 from qa.errors import BadInput
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Most passages one question may ask for (QA_TOP_K and a request's top_k).
+MAX_TOP_K = 50
+# The allowed range of each numeric setting (None: no upper bound), checked when Settings is made,
+# so a bad QA_* value stops the program at start-up instead of failing every request.
+RANGES: dict[str, tuple[float, float | None]] = {
+    "top_k": (1, MAX_TOP_K),
+    "max_question_chars": (1, None),
+    "max_history_turns": (0, None),
+    "max_body_bytes": (1, None),
+    "chunk_tokens": (16, None),
+    "embed_batch_size": (1, None),
+    "max_file_bytes": (1, None),
+    "port": (0, 65535),
+    "reload_interval_s": (0, None),
+    "threads": (0, None),
+}
+PRECISIONS = ("auto", "float32")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -36,7 +53,7 @@ class Settings:
         "Matrix products of the model: 'auto' uses bfloat16 on CPUs with native support (about "
         "twice as fast; vectors keep a cosine above 0.9999 with float32 ones), 'float32' never.",
     )
-    top_k: int = _setting(10, "Passages the answerer reads per question (1-50).")
+    top_k: int = _setting(10, f"Passages the answerer reads per question (1-{MAX_TOP_K}).")
     max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
     max_history_turns: int = _setting(50, "Most earlier turns accepted with a question.")
     max_body_bytes: int = _setting(256_000, "Largest HTTP request body accepted, in bytes.")
@@ -66,6 +83,18 @@ class Settings:
         "the Python lock that request handling holds (more requests/s under concurrency, about "
         "200 MiB more memory). Off: in the server's own process.",
     )
+
+    def __post_init__(self) -> None:
+        """Refuse values out of range, naming the variable that sets them."""
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+                raise BadInput(f"QA_{name.upper()}={value} is out of range: it must be {bounds}")
+        if self.embed_precision not in PRECISIONS:
+            raise BadInput(
+                f"QA_EMBED_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.embed_precision!r}"
+            )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL, Settings
+from qa.config import DEFAULT_MODEL, PRECISIONS, Settings
 from qa.errors import ModelUnavailable
 from qa.model import Delta, apply_delta, load_delta, resolve_delta
 
@@ -50,7 +50,6 @@ MAX_QUERY_BATCH = 32
 DOC_BATCH_TOKENS = 1024
 # Pre-pack weights for oneDNN in the direct path (see DirectBert._pack); False: plain F.linear.
 PACK_WEIGHTS = True
-PRECISIONS = ("auto", "float32")
 
 
 def resolve_model(name: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import compose
-from qa.config import Settings
+from qa.config import MAX_TOP_K, Settings
 from qa.embed import Embedder
 from qa.errors import BadInput, QAError
 from qa.question import parse
@@ -21,7 +21,6 @@ from qa.store import Index, current_generation, read_manifest
 from qa.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
-MAX_TOP_K = 50
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 

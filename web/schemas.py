@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from qa import MAX_TOP_K
+
 MAX_TURN_CHARS = 20_000
 
 
@@ -28,7 +30,7 @@ class AskRequest(BaseModel):
         default_factory=list, max_length=200, description="Earlier turns, oldest first."
     )
     top_k: StrictInt | None = Field(
-        default=None, ge=1, le=50, description="Passages to retrieve (default QA_TOP_K)."
+        default=None, ge=1, le=MAX_TOP_K, description="Passages to retrieve (default QA_TOP_K)."
     )
 
 
