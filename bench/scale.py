@@ -145,8 +145,8 @@ def _vocabulary(n: int, rng: np.random.Generator) -> list[str]:
 def make_prepared(gen: Generator, n_chunks: int, seed: int = 0) -> tuple[list[Any], np.ndarray, np.ndarray]:
     """Prepared documents for qa.store.write_generation, all chunk vectors, and the doc centres."""
     from qa.ingest import make_document
+    from qa.records import Chunk
     from qa.store import Prepared
-    from qa.types import Chunk
 
     docs = math.ceil(n_chunks / CHUNKS_PER_DOC)
     centres = gen.centres(docs, seed + 2)

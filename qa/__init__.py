@@ -8,7 +8,7 @@ from qa.config import MAX_TOP_K, Settings
 from qa.errors import QAError
 from qa.ingest import bundled_corpus, load_documents
 from qa.pipeline import QA
-from qa.types import Answer, Chunk, Citation, Document, Hit, Sentence, Turn
+from qa.records import Answer, Chunk, Citation, Document, Hit, Sentence, Turn
 
 __all__ = [
     "MAX_TOP_K",

@@ -13,8 +13,8 @@ from qa.chunk import chunk_document, split_sentences
 from qa.embed import Embedder
 from qa.errors import NothingIndexed, QAError
 from qa.ingest import Skipped, load_documents
+from qa.records import Document
 from qa.store import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
-from qa.types import Document
 
 Progress = Callable[[str, int, int], None]
 

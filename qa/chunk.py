@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from qa.types import Chunk, Document, Sentence
+from qa.records import Chunk, Document, Sentence
 
 TokenCounter = Callable[[str], int]
 

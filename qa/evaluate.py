@@ -17,7 +17,7 @@ from qa.config import Settings
 from qa.errors import BadInput
 from qa.ingest import make_document
 from qa.pipeline import QA
-from qa.types import Answer, Document, Hit, Turn
+from qa.records import Answer, Document, Hit, Turn
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from qa.errors import UnreadableFile
-from qa.types import Document, Span
+from qa.records import Document, Span
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 _END_PUNCT = tuple(".!?:;,\"”’')…")

@@ -16,9 +16,9 @@ from qa.config import MAX_TOP_K, Settings
 from qa.embed import Embedder
 from qa.errors import BadInput, QAError
 from qa.question import parse
+from qa.records import Answer, Hit, Turn
 from qa.retrieve import retrieve
 from qa.store import Index, current_generation, read_manifest
-from qa.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

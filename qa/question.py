@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from qa.records import ABSTAIN_TEXT, Turn
 from qa.text import STOPWORDS, fold, terms, words
-from qa.types import ABSTAIN_TEXT, Turn
 
 # Words that make a question lean on what was said before it.
 _ANAPHORA = frozenset(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from qa.question import Question
+from qa.records import Chunk, Hit
 from qa.store import Index
 from qa.text import STOPWORDS, words
-from qa.types import Chunk, Hit
 
 RRF_K = 60
 

@@ -39,8 +39,8 @@ import faiss
 import numpy as np
 
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from qa.records import Chunk, Document, Sentence
 from qa.text import root, terms
-from qa.types import Chunk, Document, Sentence
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +375,7 @@ class Index:
             "WHERE doc_id = ?",
             (doc_id,),
         ).fetchone()
-        from qa.types import Span
+        from qa.records import Span
 
         doc = Document(
             doc_id=row[0], title=row[1], source=row[2], published=row[3], content_hash=row[4],

@@ -9,7 +9,7 @@ import pytest
 
 from qa.chunk import approx_tokens, chunk_document, split_sentences
 from qa.ingest import bundled_corpus, load_documents, make_document
-from qa.types import Document, Span
+from qa.records import Document, Span
 
 
 def sentences_of(text: str) -> list[str]:

@@ -36,7 +36,7 @@ def imported_modules(path: Path, package: str, skip_function: str | None = None)
             else:
                 module = node.module or ""
             found.add(module)
-            if module == "qa":  # `from qa import types` imports the module qa.types
+            if module == "qa":  # `from qa import records` imports the module qa.records
                 found.update(f"qa.{a.name}" for a in node.names if (QA_DIR / f"{a.name}.py").exists())
     return found
 
@@ -48,15 +48,15 @@ def qa_imports(path: Path) -> set[str]:
 def test_imported_modules_sees_every_kind_of_import(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
     src.write_text(
-        "import qa.store\nfrom qa import types\nfrom . import chunk\nfrom .text import fold\n"
+        "import qa.store\nfrom qa import records\nfrom . import chunk\nfrom .text import fold\n"
         "def f():\n    import web.app\n"
     )
-    assert imported_modules(src, "qa") == {"qa.store", "qa", "qa.types", "qa.chunk", "qa.text", "web.app"}
+    assert imported_modules(src, "qa") == {"qa.store", "qa", "qa.records", "qa.chunk", "qa.text", "web.app"}
 
 
 @pytest.mark.parametrize(
     ("module", "allowed"),
-    [("types.py", set()), ("errors.py", set()), ("config.py", {"qa.errors"})],
+    [("records.py", set()), ("errors.py", set()), ("config.py", {"qa.errors"})],
 )
 def test_foundation_modules_import_no_other_qa_module(module: str, allowed: set[str]) -> None:
     assert qa_imports(QA_DIR / module) == allowed
@@ -76,7 +76,7 @@ def test_answer_stage_does_not_import_retrieval(path: Path) -> None:
 
 
 def test_question_imports_only_leaves() -> None:
-    assert qa_imports(QA_DIR / "question.py") <= {"qa.text", "qa.types"}
+    assert qa_imports(QA_DIR / "question.py") <= {"qa.text", "qa.records"}
 
 
 def test_model_package_stays_below_the_embedder() -> None:
@@ -89,7 +89,7 @@ def test_cli_imports_web_only_inside_cmd_serve() -> None:
     assert {m for m in everything if m.startswith("web")} == {"web.app"}
 
 
-WEB_ALLOWED = {"qa", "qa.errors", "qa.types"}
+WEB_ALLOWED = {"qa", "qa.errors", "qa.records"}
 
 
 @pytest.mark.parametrize("path", sorted(WEB_DIR.glob("*.py")), ids=lambda p: p.name)

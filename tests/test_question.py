@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.question import earlier_turn, expected_type, leans_on_history, parse
-from qa.types import ABSTAIN_TEXT, Turn
+from qa.records import ABSTAIN_TEXT, Turn
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from qa.answer.quotes import MAX_QUOTED_CHARS, attach_quotes, is_quote, reports_
 from qa.chunk import split_sentences
 from qa.ingest import make_document
 from qa.question import parse
-from qa.types import Hit
+from qa.records import Hit
 
 
 def _scored(body: str) -> dict[tuple[str, int], Scored]:

@@ -12,10 +12,10 @@ from conftest import FakeEmbedder
 
 from qa.build import index_paths
 from qa.question import parse
+from qa.records import Chunk
 from qa.retrieve import RRF_K, lexical_words, retrieve
 from qa.store import Index, build_faiss
 from qa.text import terms
-from qa.types import Chunk
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

@@ -17,8 +17,8 @@ from qa.answer.quotes import attach_quotes
 from qa.answer.render import related, render
 from qa.answer.score import WEIGHTS, Weights, rank_candidates, term_stats
 from qa.question import Question
+from qa.records import ABSTAIN_TEXT, Answer, Hit
 from qa.store import Index
-from qa.types import ABSTAIN_TEXT, Answer, Hit
 
 __all__ = ["WEIGHTS", "Weights", "compose"]
 

@@ -14,9 +14,9 @@ from functools import lru_cache
 import numpy as np
 
 from qa.question import Question, bigrams
+from qa.records import Hit, Sentence
 from qa.store import Index
 from qa.text import fold, root, terms
-from qa.types import Hit, Sentence
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qa.answer.candidates import Scored
-from qa.types import Answer, Citation, Hit
+from qa.records import Answer, Citation, Hit
 
 
 def citation(hit: Hit, start: int, end: int, cid: int, score: float) -> Citation:

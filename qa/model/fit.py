@@ -52,9 +52,9 @@ from qa.evaluate import contains_any
 from qa.ingest import make_document
 from qa.model.train import DEV_EVERY
 from qa.question import Question, parse
+from qa.records import Document
 from qa.retrieve import retrieve
 from qa.store import Index
-from qa.types import Document
 
 FIT_SOURCES = ("squad-v1.1-train.jsonl.gz", "squadshifts-new-wiki.jsonl.gz", "nq-qed-train.jsonl.gz")
 
