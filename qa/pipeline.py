@@ -138,14 +138,14 @@ class QA:
         self.maybe_reload()
         index = self.index
         question_ = parse(q, history)
-        vector = self.embedder.embed_query(question_.search)
         # A follow-up searches with the earlier turn, but its sentences are weighed against what
         # it asks now as much as against that turn: the long previous answer would otherwise
-        # pull the choice back to itself.
-        meaning = vector
+        # pull the choice back to itself. Both texts go through one model call.
         if question_.context:
-            own = self.embedder.embed_query(question_.text)
+            vector, own = self.embedder.embed_queries([question_.search, question_.text])
             meaning = (own + vector) / float(np.linalg.norm(own + vector) or 1.0)
+        else:
+            vector = meaning = self.embedder.embed_query(question_.search)
         t1 = time.perf_counter()
         hits = retrieve(index, question_, vector, k)
         t2 = time.perf_counter()
