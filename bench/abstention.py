@@ -22,7 +22,7 @@ from bench.common import DEFAULT_SQUAD, finish, table, tmpdir
 def verdicts(path: Path) -> list[dict[str, Any]]:
     """For each question: answerable or not, the best candidate's cosine, and each rule's verdict."""
     from qa.answer import WEIGHTS
-    from qa.answer.abstain import typed_answer_fits, unknown_names, unknown_share
+    from qa.answer.abstain import refusals
     from qa.answer.candidates import score_sentences
     from qa.answer.score import rank_candidates, term_stats
     from qa.build import build_index
@@ -49,19 +49,13 @@ def verdicts(path: Path) -> list[dict[str, Any]]:
         candidates = rank_candidates(score_sentences(index, question, vector, hits), question, stats)
         if not candidates:
             continue
-        out.append({
-            "answerable": item.answerable,
-            "cosine": candidates[0].meaning,
-            "low score": candidates[0].meaning < WEIGHTS.abstain_below,
-            "unknown names": bool(unknown_names(index, question.text)),
-            "unknown words": unknown_share(stats) > 0.75,
-            "typed": not typed_answer_fits(candidates, stats),
-        })  # fmt: skip
+        rules = refusals(index, question, candidates, stats, WEIGHTS.abstain_below)
+        out.append({"answerable": item.answerable, "cosine": candidates[0].meaning, **rules})
     index.close()
     return out
 
 
-RULES = ("low score", "unknown names", "unknown words", "typed")
+RULES = ("low score", "unknown names", "unknown words", "typed")  # refusals()' keys
 
 
 def refused(row: dict[str, Any]) -> bool:

@@ -30,7 +30,7 @@ import numpy as np
 
 from qa.config import DEFAULT_MODEL, PRECISIONS, Settings
 from qa.errors import ModelUnavailable
-from qa.model import Delta, apply_delta, load_delta, resolve_delta
+from qa.model import Delta, apply_delta, combined_name, load_delta, resolve_delta
 
 # Nothing may be fetched at run time: make the hub libraries fail fast and quietly instead.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -50,6 +50,15 @@ MAX_QUERY_BATCH = 32
 DOC_BATCH_TOKENS = 1024
 # Pre-pack weights for oneDNN in the direct path (see DirectBert._pack); False: plain F.linear.
 PACK_WEIGHTS = True
+# The tensors of one encoder layer after the fused query/key/value pair, in the order DirectBert
+# keeps them (and `qa train` writes them back under these names).
+LAYER_TENSORS = (
+    "attention.output.dense.weight", "attention.output.dense.bias",
+    "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+    "intermediate.dense.weight", "intermediate.dense.bias",
+    "output.dense.weight", "output.dense.bias", "output.LayerNorm.weight", "output.LayerNorm.bias",
+)  # fmt: skip
+QKV = ("query", "key", "value")
 
 
 def resolve_model(name: str) -> str:
@@ -215,18 +224,9 @@ class DirectBert:
             self._layers.append(
                 (
                     # Query, key and value as one matrix: one matrix product instead of three.
-                    torch.cat([w(att + "query.weight"), w(att + "key.weight"), w(att + "value.weight")]),
-                    torch.cat([w(att + "query.bias"), w(att + "key.bias"), w(att + "value.bias")]),
-                    w(p + "attention.output.dense.weight"),
-                    w(p + "attention.output.dense.bias"),
-                    w(p + "attention.output.LayerNorm.weight"),
-                    w(p + "attention.output.LayerNorm.bias"),
-                    w(p + "intermediate.dense.weight"),
-                    w(p + "intermediate.dense.bias"),
-                    w(p + "output.dense.weight"),
-                    w(p + "output.dense.bias"),
-                    w(p + "output.LayerNorm.weight"),
-                    w(p + "output.LayerNorm.bias"),
+                    torch.cat([w(f"{att}{part}.weight") for part in QKV]),
+                    torch.cat([w(f"{att}{part}.bias") for part in QKV]),
+                    *(w(p + name) for name in LAYER_TENSORS),
                 )
             )
             n += 1
@@ -591,7 +591,7 @@ class Embedder:
         delta_path = resolve_delta(answer_model, model)
         delta = load_delta(delta_path) if delta_path is not None else None
         if delta is not None:
-            self.name = f"{model}+{delta.name}"
+            self.name = combined_name(model, delta.name)
         try:
             self.threads = configure_threads(threads)
             plan = direct_plan(path) if backend in ("auto", "direct") else None

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.answer.abstain import confidence, typed_answer_fits, unknown_names, unknown_share
+from qa.answer.abstain import refusals
 from qa.answer.candidates import score_sentences
 from qa.answer.quotes import attach_quotes
 from qa.answer.render import related, render
@@ -40,12 +40,7 @@ def compose(
     if not candidates:
         return Answer(ABSTAIN_TEXT, True, ())
     best = candidates[0]
-    if (
-        confidence(best) < weights.abstain_below
-        or unknown_names(index, question.text)
-        or unknown_share(stats) > 0.75
-        or not typed_answer_fits(candidates, stats)
-    ):
+    if any(refusals(index, question, candidates, stats, weights.abstain_below).values()):
         return Answer(ABSTAIN_TEXT, True, tuple(related(hits)))
     by_position = {(s.sentence.doc_id, s.sentence.idx): s for s in scored}
     return render(attach_quotes(best.parts, question, by_position), best.support)

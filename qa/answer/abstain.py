@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from qa.answer.score import Candidate, TermStats
+from qa.question import Question
 from qa.store import Index
 from qa.text import STOPWORDS, root, terms, words
 
@@ -80,6 +81,18 @@ def typed_answer_fits(candidates: Sequence[Candidate], stats: TermStats) -> bool
 
 
 def confidence(best: Candidate) -> float:
-    """How well the best answer is supported. Its cosine with the question carries nearly all
-    the evidence: word overlap added nothing once fitted against SQuAD's unanswerable questions."""
+    """How well the best answer is supported: its cosine with the question, by the answer model."""
     return best.meaning
+
+
+def refusals(
+    index: Index, question: Question, candidates: Sequence[Candidate], stats: TermStats, abstain_below: float
+) -> dict[str, bool]:
+    """Each rule's verdict on answering with `candidates[0]` (True: refuse). `compose` refuses
+    when any is True; bench/abstention.py measures what each costs."""
+    return {
+        "low score": confidence(candidates[0]) < abstain_below,
+        "unknown names": bool(unknown_names(index, question.text)),
+        "unknown words": unknown_share(stats) > 0.75,
+        "typed": not typed_answer_fits(candidates, stats),
+    }

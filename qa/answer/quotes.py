@@ -77,13 +77,11 @@ def attach_quotes(
         return chosen  # two separate sentences: no one place to continue from
     speakers = " ".join([question.text, *(p.sentence.text for p in chosen)])
     length = sum(len(p.sentence.text) + 1 for p in chosen)
-    taken = {(p.sentence.doc_id, p.sentence.idx) for p in chosen}
     added: list[Scored] = []
     after_quote = is_quote(last.sentence.text)
     for step in range(1, QUOTE_REACH + 1):
-        key = (last.sentence.doc_id, last.sentence.idx + step)
-        nxt = by_position.get(key)
-        if nxt is None or key in taken:
+        nxt = by_position.get((last.sentence.doc_id, last.sentence.idx + step))
+        if nxt is None:
             break
         text = nxt.sentence.text
         if not (is_quote(text) and _attributed(text, speakers, after_quote)):

@@ -47,9 +47,12 @@ def resolve_delta(answer_model: str, embed_model: str) -> Path | None:
 def model_name(embed_model: str, answer_model: str) -> str:
     """The name an index records: the base model, plus the delta's name when one is applied."""
     path = resolve_delta(answer_model, embed_model)
-    if path is None:
-        return embed_model
-    return f"{embed_model}+{read_card(path)['name']}"
+    return embed_model if path is None else combined_name(embed_model, str(read_card(path)["name"]))
+
+
+def combined_name(embed_model: str, delta_name: str) -> str:
+    """The base model's name with the delta's after a '+'."""
+    return f"{embed_model}+{delta_name}"
 
 
 def read_card(path: Path) -> dict[str, Any]:

@@ -15,12 +15,9 @@ It prints the weights as `Weights(...)` fields, with answer hit and length befor
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import random
 import tempfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -50,7 +47,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.evaluate import contains_any
 from qa.ingest import make_document
-from qa.model.train import DEV_EVERY
+from qa.model.train import held_out_title, rows
 from qa.question import Question, parse
 from qa.records import Document
 from qa.retrieve import retrieve
@@ -83,14 +80,12 @@ def held_out(data: Path, limit: int, seed: int) -> tuple[list[Document], Questio
         path = data / name
         if not path.exists():
             continue
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                row = json.loads(line)
-                if zlib.crc32(row["title"].encode()) % DEV_EVERY:
-                    continue
-                key = f"{row['source']}:{row['title']}"
-                bodies.setdefault(key, {})[row["context"].strip()] = None
-                questions.append((row["question"], tuple(row["answers"]), row["source"]))
+        for row in rows(path):
+            if not held_out_title(row["title"]):
+                continue
+            key = f"{row['source']}:{row['title']}"
+            bodies.setdefault(key, {})[row["context"].strip()] = None
+            questions.append((row["question"], tuple(row["answers"]), row["source"]))
     docs = [make_document(k, k.split(":", 1)[1].replace("_", " "), "\n\n".join(p)) for k, p in bodies.items()]
     random.Random(seed).shuffle(questions)
     return docs, questions[:limit]

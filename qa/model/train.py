@@ -96,7 +96,7 @@ def read_examples(data: Path) -> tuple[list[Example], list[Example]]:
     if not files:
         raise BadInput(f"no training data in {data}: expected some of {', '.join(SOURCES)}")
     for path in files:
-        for row in _rows(path):
+        for row in rows(path):
             # SQuAD's positions are guesses when the answer occurs more than once: keep clean ones.
             if row.get("start_method") not in (None, "unique"):
                 continue
@@ -108,12 +108,17 @@ def read_examples(data: Path) -> tuple[list[Example], list[Example]]:
             i = at[0]
             others = tuple(t for j, (_, _, t) in enumerate(sents) if j != i)
             ex = Example(row["question"], sents[i][2], others, row["source"])
-            held = zlib.crc32(row["title"].encode()) % DEV_EVERY == 0
-            (dev if held else train).append(ex)
+            (dev if held_out_title(row["title"]) else train).append(ex)
     return train, dev
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
+def held_out_title(title: str) -> bool:
+    """Is this article held out of training (for dev scores and for fitting the answer stage)?"""
+    return zlib.crc32(title.encode()) % DEV_EVERY == 0
+
+
+def rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a gzipped JSONL training file."""
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             if line.strip():
@@ -202,18 +207,16 @@ class Trainer:
 
     def delta(self) -> dict[str, Any]:
         """The trained layers under the base model's tensor names, in fp16."""
-        names = ("attention.output.dense.weight", "attention.output.dense.bias",
-                 "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
-                 "intermediate.dense.weight", "intermediate.dense.bias", "output.dense.weight",
-                 "output.dense.bias", "output.LayerNorm.weight", "output.LayerNorm.bias")  # fmt: skip
+        from qa.embed import LAYER_TENSORS, QKV
+
         out: dict[str, Any] = {}
         for n in range(self.first, len(self.bert._layers)):
             wqkv, bqkv, *rest = (t.detach() for t in self.bert._layers[n])
             p = f"encoder.layer.{n}."
-            for part, w, b in zip(("query", "key", "value"), wqkv.chunk(3), bqkv.chunk(3), strict=True):
+            for part, w, b in zip(QKV, wqkv.chunk(3), bqkv.chunk(3), strict=True):
                 out[f"{p}attention.self.{part}.weight"] = w
                 out[f"{p}attention.self.{part}.bias"] = b
-            out.update({p + name: t for name, t in zip(names, rest, strict=True)})
+            out.update({p + name: t for name, t in zip(LAYER_TENSORS, rest, strict=True)})
         return {k: v.to(self.torch.float16).contiguous() for k, v in out.items()}
 
 
