@@ -3,17 +3,21 @@
 The public API: the records, the settings, the errors, and the functions that build and ask.
 """
 
-from qa.build import BuildReport, build_index, index_paths, update_index
-from qa.config import MAX_TOP_K, Settings
+from qa.build import BuildOptions, BuildReport, build_index, index_paths, update_index
+from qa.config import MAX_HISTORY_TURNS, MAX_TOP_K, MAX_TURN_CHARS, Settings
 from qa.errors import QAError
 from qa.ingest import bundled_corpus, load_documents
 from qa.pipeline import QA
 from qa.records import Answer, Chunk, Citation, Document, Hit, Sentence, Turn
+from qa.suggest import example_questions
 
 __all__ = [
+    "MAX_HISTORY_TURNS",
     "MAX_TOP_K",
+    "MAX_TURN_CHARS",
     "QA",
     "Answer",
+    "BuildOptions",
     "BuildReport",
     "Chunk",
     "Citation",
@@ -25,6 +29,7 @@ __all__ = [
     "Turn",
     "build_index",
     "bundled_corpus",
+    "example_questions",
     "index_paths",
     "load_documents",
     "update_index",

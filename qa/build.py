@@ -10,13 +10,30 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunk import chunk_document, split_sentences
+from qa.config import Settings
 from qa.embed import Embedder
-from qa.errors import NothingIndexed, QAError
+from qa.errors import BadInput, NothingIndexed, QAError
+from qa.index import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
 from qa.ingest import Skipped, load_documents
-from qa.records import Document
-from qa.store import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
+from qa.records import Chunk, Document, Sentence
 
 Progress = Callable[[str, int, int], None]
+CHUNKER_VERSION = 3
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a build reads, splits and embeds documents: one record for every way in."""
+
+    chunk_tokens: int = 256
+    batch_size: int = 64
+    max_file_bytes: int = 20_000_000
+    incremental: bool = True  # reuse the vectors of unchanged documents
+
+    @classmethod
+    def from_settings(cls, settings: Settings, incremental: bool = True) -> BuildOptions:
+        """The options that Settings (and QA_* overrides) give."""
+        return cls(settings.chunk_tokens, settings.embed_batch_size, settings.max_file_bytes, incremental)
 
 
 @dataclass(frozen=True)
@@ -34,57 +51,24 @@ class BuildReport:
     generation: str = ""
 
 
-def chunker_settings(embedder: Embedder, chunk_tokens: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class Split:
+    """A document split for embedding: its sentences and chunks, and the texts the model sees."""
+
+    document: Document
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    chunk_texts: list[str]
+    sentence_texts: list[str]
+
+
+def chunker_settings(embedder: Embedder, chunk_tokens: int) -> dict[str, int]:
     """The chunker's parameters, recorded in the manifest; a change forces re-embedding."""
     return _chunker(min(chunk_tokens, embedder.max_tokens))
 
 
-def _chunker(max_tokens: int) -> dict[str, object]:
-    return {"max_tokens": max_tokens, "overlap_sentences": 1, "version": 3}
-
-
-def unchanged_report(
-    index_dir: Path,
-    documents: Sequence[Document],
-    model: str,
-    chunk_tokens: int,
-    skipped: Sequence[Skipped] = (),
-) -> BuildReport | None:
-    """The report of an incremental build that would change nothing, or None if it would.
-
-    Nothing changes when the live index was built with this model and chunker from exactly these
-    documents (same ids, contents and order) and loads. Then `qa index` can skip loading the
-    model and writing an identical generation (which would make every server reload).
-    """
-    t0 = time.perf_counter()
-    try:
-        manifest = read_manifest(index_dir)
-    except QAError:
-        return None
-    # A chunker budget over the model's maximum is stored capped; then this says "changed" and
-    # the full path (which knows the model's maximum) decides.
-    if manifest.get("model") != model or manifest.get("chunker") != _chunker(chunk_tokens):
-        return None
-    if list(manifest.get("documents", {}).items()) != [(d.doc_id, d.content_hash) for d in documents]:
-        return None
-    try:
-        index = Index(index_dir)
-    except QAError:
-        return None
-    index.close()
-    if index.generation != manifest["generation"]:
-        return None  # rebuilt meanwhile: let a real build compare
-    return BuildReport(
-        documents=len(index.documents),
-        chunks=index.n_chunks,
-        sentences=index.n_sentences,
-        seconds=round(time.perf_counter() - t0, 2),
-        embedded_documents=0,
-        reused_documents=len(documents),
-        removed_documents=0,
-        skipped=list(skipped),
-        generation=index.generation,
-    )
+def _chunker(max_tokens: int) -> dict[str, int]:
+    return {"max_tokens": max_tokens, "overlap_sentences": 1, "version": CHUNKER_VERSION}
 
 
 def nothing_indexed(skipped: Sequence[Skipped]) -> NothingIndexed:
@@ -97,26 +81,59 @@ def nothing_indexed(skipped: Sequence[Skipped]) -> NothingIndexed:
     )
 
 
-def prepare_texts(
-    doc: Document, max_tokens: int, embedder: Embedder
-) -> tuple[list, list, list[str], list[str]]:
+def split_document(doc: Document, max_tokens: int, embedder: Embedder) -> Split:
     """Split a document and build the texts the embedder sees (title and section as context)."""
     sentences = split_sentences(doc)
     context_budget = max_tokens - min(48, embedder.count_tokens(doc.title) + 8)
     chunks = chunk_document(doc, sentences, context_budget, embedder.count_tokens)
     chunk_texts = ["\n".join(x for x in (doc.title, c.section, c.text) if x) for c in chunks]
-    sentence_texts = [s.text for s in sentences]
-    return sentences, chunks, chunk_texts, sentence_texts
+    return Split(doc, sentences, chunks, chunk_texts, [s.text for s in sentences])
 
 
-def _previous(index_dir: Path, model: str, chunker: dict[str, object]) -> Index | None:
+def _unchanged(
+    index_dir: Path, documents: Sequence[Document], model: str, chunk_tokens: int, skipped: Sequence[Skipped]
+) -> BuildReport | None:
+    """The report of an incremental build that would change nothing, or None if it would.
+
+    Nothing changes when the live index was built with this model and chunker from exactly these
+    documents (same ids, contents and order) and loads. Then the build needs no model (its
+    `name` is known without loading it) and writes no identical generation (which would make
+    every server reload).
+    """
+    t0 = time.perf_counter()
+    try:
+        _, manifest = read_manifest(index_dir)
+    except QAError:
+        return None
+    # A chunker budget over the model's maximum is stored capped; then this says "changed" and
+    # the full path (which knows the model's maximum) decides.
+    if not manifest.same_build(model, _chunker(chunk_tokens)):
+        return None
+    if list(manifest.documents.items()) != [(d.doc_id, d.content_hash) for d in documents]:
+        return None
+    try:
+        index = Index.open(index_dir)
+    except QAError:
+        return None
+    index.close()
+    if index.manifest != manifest:
+        return None  # rebuilt meanwhile: let a real build compare
+    return BuildReport(
+        len(index.documents), index.n_chunks, index.n_sentences, round(time.perf_counter() - t0, 2),
+        embedded_documents=0, reused_documents=len(documents), removed_documents=0,
+        skipped=list(skipped), generation=index.generation,
+    )  # fmt: skip
+
+
+def _previous(index_dir: Path, model: str, chunker: dict[str, int]) -> Index | None:
     if current_generation(index_dir) is None:
         return None
     try:
-        old = Index(index_dir)
+        old = Index.open(index_dir)
     except QAError:
         return None  # unreadable or other format: a full build replaces it
-    if old.manifest.get("model") != model or old.manifest.get("chunker") != chunker:
+    if not old.manifest.same_build(model, chunker):
+        old.close()
         return None
     return old
 
@@ -125,11 +142,9 @@ def build_index(
     documents: Sequence[Document],
     embedder: Embedder,
     index_dir: Path,
-    chunk_tokens: int = 256,
-    batch_size: int = 64,
+    options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
     skipped: Sequence[Skipped] = (),
-    incremental: bool = True,
 ) -> BuildReport:
     """Index exactly `documents`, reusing stored vectors of documents whose content is unchanged.
 
@@ -140,38 +155,20 @@ def build_index(
     if not documents:
         raise nothing_indexed(skipped)
     with writer_lock(index_dir):
-        return _build_locked(
-            documents, embedder, index_dir, chunk_tokens, batch_size, progress, skipped, incremental, t0
-        )
+        if options.incremental:
+            same = _unchanged(index_dir, documents, embedder.name, options.chunk_tokens, skipped)
+            if same is not None:
+                return same
+        return _build_locked(documents, embedder, index_dir, options, progress, skipped, t0)
 
 
-def _build_locked(
-    documents: Sequence[Document],
-    embedder: Embedder,
-    index_dir: Path,
-    chunk_tokens: int,
-    batch_size: int,
-    progress: Progress | None,
-    skipped: Sequence[Skipped],
-    incremental: bool,
-    t0: float,
-) -> BuildReport:
-    chunker = chunker_settings(embedder, chunk_tokens)
-    old = _previous(index_dir, embedder.name, chunker) if incremental else None
-    old_hashes: dict[str, str] = old.manifest.get("documents", {}) if old else {}
-    prepared: list[Prepared | None] = []
-    pending: list[tuple[int, Document, list, list, list[str], list[str]]] = []
-    reused = 0
-    for i, doc in enumerate(documents):
-        if old is not None and old_hashes.get(doc.doc_id) == doc.content_hash:
-            prepared.append(old.load_prepared(doc.doc_id))
-            reused += 1
-            continue
-        prepared.append(None)
-        max_tokens = int(chunker["max_tokens"])  # type: ignore[call-overload]
-        sentences, chunks, ctexts, stexts = prepare_texts(doc, max_tokens, embedder)
-        pending.append((i, doc, sentences, chunks, ctexts, stexts))
-    texts = [t for p in pending for t in p[4]] + [t for p in pending for t in p[5]]
+def _embed(
+    splits: Sequence[Split], embedder: Embedder, batch_size: int, progress: Progress | None
+) -> np.ndarray:
+    """All chunk texts, then all sentence texts, through the model in one stream."""
+    texts = [t for s in splits for t in s.chunk_texts] + [t for s in splits for t in s.sentence_texts]
+    if not texts:
+        return np.zeros((0, embedder.dimension), np.float32)
     done = 0
 
     def tick(n: int) -> None:
@@ -180,39 +177,50 @@ def _build_locked(
         if progress:
             progress("embedding", done, len(texts))
 
-    if texts:
-        vectors = embedder.embed_documents(texts, batch_size=batch_size, progress=tick)
-    else:
-        vectors = np.zeros((0, embedder.dimension), np.float32)
-    n_chunks = sum(len(p[4]) for p in pending)
-    c_off, s_off = 0, n_chunks
-    for i, doc, sentences, chunks, ctexts, stexts in pending:
-        prepared[i] = Prepared(
-            doc, sentences, chunks,
-            vectors[c_off : c_off + len(ctexts)], vectors[s_off : s_off + len(stexts)],
-        )  # fmt: skip
-        c_off += len(ctexts)
-        s_off += len(stexts)
-    final = [p for p in prepared if p is not None]
-    removed = len(set(old_hashes) - {d.doc_id for d in documents})
+    return embedder.embed_documents(texts, batch_size=batch_size, progress=tick)
+
+
+def _build_locked(
+    documents: Sequence[Document],
+    embedder: Embedder,
+    index_dir: Path,
+    options: BuildOptions,
+    progress: Progress | None,
+    skipped: Sequence[Skipped],
+    t0: float,
+) -> BuildReport:
+    chunker = chunker_settings(embedder, options.chunk_tokens)
+    old = _previous(index_dir, embedder.name, chunker) if options.incremental else None
+    old_hashes = old.manifest.documents if old else {}
+    reused = {
+        d.doc_id: old.load_prepared(d.doc_id)
+        for d in documents
+        if old and old_hashes.get(d.doc_id) == d.content_hash
+    }
     if old is not None:
         old.close()
+    splits = [split_document(d, chunker["max_tokens"], embedder) for d in documents if d.doc_id not in reused]
+    vectors = _embed(splits, embedder, options.batch_size, progress)
+    fresh: dict[str, Prepared] = {}
+    c_off, s_off = 0, sum(len(s.chunk_texts) for s in splits)
+    for s in splits:
+        n_c, n_s = len(s.chunk_texts), len(s.sentence_texts)
+        fresh[s.document.doc_id] = Prepared(
+            s.document, s.sentences, s.chunks, vectors[c_off : c_off + n_c], vectors[s_off : s_off + n_s]
+        )
+        c_off, s_off = c_off + n_c, s_off + n_s
+    final = [reused.get(d.doc_id) or fresh[d.doc_id] for d in documents]
     if progress:
         progress("writing", 0, 1)
-    gen = write_generation(
-        index_dir,
-        final,
-        {"model": embedder.name, "chunker": chunker},
-        embedder.dimension,
-    )
+    gen = write_generation(index_dir, final, embedder.name, chunker, embedder.dimension)
     return BuildReport(
         documents=len(final),
         chunks=sum(len(p.chunks) for p in final),
         sentences=sum(len(p.sentences) for p in final),
         seconds=round(time.perf_counter() - t0, 2),
-        embedded_documents=len(pending),
-        reused_documents=reused,
-        removed_documents=removed,
+        embedded_documents=len(splits),
+        reused_documents=len(reused),
+        removed_documents=len(set(old_hashes) - {d.doc_id for d in documents}),
         skipped=list(skipped),
         generation=gen.name,
     )
@@ -222,18 +230,12 @@ def index_paths(
     paths: Sequence[Path],
     embedder: Embedder,
     index_dir: Path,
-    chunk_tokens: int = 256,
-    batch_size: int = 64,
-    max_file_bytes: int = 20_000_000,
+    options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
-    incremental: bool = True,
 ) -> BuildReport:
     """Ingest files and folders and build the index from exactly those documents."""
-    result = load_documents(paths, max_file_bytes=max_file_bytes)
-    return build_index(
-        result.documents, embedder, index_dir, chunk_tokens, batch_size, progress, result.skipped,
-        incremental,
-    )  # fmt: skip
+    found = load_documents(paths, max_file_bytes=options.max_file_bytes)
+    return build_index(found.documents, embedder, index_dir, options, progress, found.skipped)
 
 
 def update_index(
@@ -241,9 +243,7 @@ def update_index(
     index_dir: Path,
     add: Sequence[Path] = (),
     remove: Sequence[str] = (),
-    chunk_tokens: int = 256,
-    batch_size: int = 64,
-    max_file_bytes: int = 20_000_000,
+    options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
 ) -> BuildReport:
     """Add or replace documents from `add` and drop those under `remove`, keeping the rest.
@@ -252,50 +252,38 @@ def update_index(
     """
     read_manifest(index_dir)  # a clear IndexMissing, before the lock creates anything
     with writer_lock(index_dir):
-        return _update_locked(
-            embedder, index_dir, add, remove, chunk_tokens, batch_size, max_file_bytes, progress
-        )
+        old = Index.open(index_dir)
+        try:
+            existing = [old.load_prepared(doc_id).document for doc_id in old.documents]
+        finally:
+            old.close()
+        keep = _without(existing, remove)
+        skipped: list[Skipped] = []
+        if add:
+            found = load_documents(add, max_file_bytes=options.max_file_bytes)
+            new_ids = {d.doc_id for d in found.documents}
+            keep = [d for d in keep if d.doc_id not in new_ids] + found.documents
+            skipped = found.skipped
+        return build_index(keep, embedder, index_dir, options, progress, skipped)
 
 
-def _update_locked(
-    embedder: Embedder,
-    index_dir: Path,
-    add: Sequence[Path],
-    remove: Sequence[str],
-    chunk_tokens: int,
-    batch_size: int,
-    max_file_bytes: int,
-    progress: Progress | None,
-) -> BuildReport:
-    from qa.errors import BadInput
-
-    old = Index(index_dir)  # raises a clear IndexMissing when there is nothing to update
-    try:
-        existing = [old.load_prepared(doc_id).document for doc_id in old.documents]
-    finally:
-        old.close()
+def _without(documents: Sequence[Document], remove: Sequence[str]) -> list[Document]:
+    """The documents not under any of `remove`; BadInput names a target that matches none."""
     keep: list[Document] = []
     matched: set[str] = set()
-    for doc in existing:
+    for doc in documents:
         hit = next((r for r in remove if _under(doc.source, r)), None)
-        if hit is not None:
-            matched.add(hit)
-        else:
+        if hit is None:
             keep.append(doc)
+        else:
+            matched.add(hit)
     unmatched = [r for r in remove if r not in matched]
     if unmatched:
         raise BadInput(
             f"no indexed document has source {unmatched[0]!r}; nothing was changed "
             "(sources are listed by `qa ask --json` and in the index manifest)"
         )
-    result = load_documents(add, max_file_bytes=max_file_bytes) if add else None
-    if result is not None:
-        new_ids = {d.doc_id for d in result.documents}
-        keep = [d for d in keep if d.doc_id not in new_ids] + result.documents
-    return build_index(
-        keep, embedder, index_dir, chunk_tokens, batch_size, progress,
-        result.skipped if result else [],
-    )  # fmt: skip
+    return keep
 
 
 def _under(source: str, target: str) -> bool:

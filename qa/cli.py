@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,8 @@ from qa.config import Settings
 from qa.errors import BadInput, QAError
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, overridden by the command line's options."""
     return Settings.from_env(
         index_dir=getattr(args, "index_dir", None),
         embed_model=getattr(args, "model", None),
@@ -23,49 +25,25 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _embedder(settings: Settings) -> Any:
-    from qa.embed import Embedder
-
-    return Embedder.from_settings(settings)
-
-
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
-    from qa.build import build_index, nothing_indexed, unchanged_report, update_index
-    from qa.ingest import bundled_corpus, load_documents
-    from qa.model import model_name
+    from qa.build import BuildOptions, index_paths, update_index
+    from qa.embed import Embedder
+    from qa.ingest import bundled_corpus
 
     if (args.add or args.remove) and (args.paths or args.full):
         raise BadInput("--add and --remove update the existing index; don't combine them with PATH or --full")
-    settings = _settings(args)
+    settings = settings_from_args(args)
+    options = BuildOptions.from_settings(settings, incremental=not args.full)
     progress = _progress_bar(args.quiet)
+    # The model loads only if something has to be embedded (an unchanged corpus needs none).
+    embedder = Embedder.from_settings(settings)
     if args.add or args.remove:
-        report = update_index(
-            _embedder(settings),
-            settings.index_dir,
-            add=[Path(p) for p in args.add],
-            remove=list(args.remove),
-            chunk_tokens=settings.chunk_tokens,
-            batch_size=settings.embed_batch_size,
-            max_file_bytes=settings.max_file_bytes,
-            progress=progress,
-        )
+        add = [Path(p) for p in args.add]
+        report = update_index(embedder, settings.index_dir, add, list(args.remove), options, progress)
     else:
         paths = [Path(p) for p in args.paths] or [bundled_corpus()]
-        found = load_documents(paths, max_file_bytes=settings.max_file_bytes)
-        if not found.documents:
-            raise nothing_indexed(found.skipped)
-        # Nothing changed: report so without loading the model or writing a new generation.
-        unchanged = None if args.full else unchanged_report(
-            settings.index_dir, found.documents, model_name(settings.embed_model, settings.answer_model),
-            settings.chunk_tokens,
-            found.skipped,
-        )  # fmt: skip
-        report = unchanged or build_index(
-            found.documents, _embedder(settings), settings.index_dir,
-            settings.chunk_tokens, settings.embed_batch_size, progress, found.skipped,
-            incremental=not args.full,
-        )  # fmt: skip
+        report = index_paths(paths, embedder, settings.index_dir, options, progress)
     progress("done", 1, 1)
     print(
         f"Indexed {report.documents} document(s), {report.chunks} chunks, {report.sentences} "
@@ -84,7 +62,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question from the index."""
     from qa.pipeline import QA
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     answer = QA(settings).ask(args.question, top_k=args.top_k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -101,25 +79,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the chat page and the JSON API."""
-    import uvicorn
+    """Serve the chat page and the JSON API: hand over to `python -m web`, which owns the server
+    (the library never imports the web layer)."""
+    argv = [sys.executable, "-m", "web", *serve_arguments(args)]
+    os.execv(sys.executable, argv)
+    return 0  # not reached: execv replaces this process
 
-    from web.app import create_app
 
-    settings = _settings(args)
-    # One line per request from the "qa.web" logger (method, path, status, time; never the
-    # question). uvicorn configures only its own loggers, so enable ours here.
-    logging.getLogger("qa").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
-    return 0
+def serve_arguments(args: argparse.Namespace) -> list[str]:
+    """The options of `qa serve` as `python -m web` takes them."""
+    out = ["-v"] if args.verbose else []
+    for flag, value in (("--host", args.host), ("--port", args.port), ("--index-dir", args.index_dir),
+                        ("--model", args.model)):  # fmt: skip
+        if value is not None:
+            out += [flag, str(value)]
+    return out
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure answer quality on a dataset through the same path as /ask."""
     from qa.evaluate import evaluate, format_report
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     report = evaluate(
         Path(args.dataset),
         settings,
@@ -177,6 +158,18 @@ def _progress_bar(quiet: bool) -> Any:
     return progress
 
 
+def add_index_options(p: argparse.ArgumentParser) -> None:
+    """--index-dir and --model, which every command that reads an index takes."""
+    p.add_argument("--index-dir", help="index directory (default: $QA_INDEX_DIR or index/)")
+    p.add_argument("--model", help="embedding model path or name (default: $QA_EMBED_MODEL)")
+
+
+def add_server_options(p: argparse.ArgumentParser) -> None:
+    """--host and --port of the web server."""
+    p.add_argument("--host", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: 8000)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `qa` command, with help for every option."""
     settings_help = "\n".join(f"  {name:<24} {help_}" for name, _, help_ in Settings.help())
@@ -189,10 +182,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--index-dir", help="index directory (default: $QA_INDEX_DIR or index/)")
-        p.add_argument("--model", help="embedding model path or name (default: $QA_EMBED_MODEL)")
 
     p = sub.add_parser(
         "index",
@@ -209,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(repeatable)")  # fmt: skip
     p.add_argument("--full", action="store_true", help="re-embed everything, ignoring stored vectors")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    common(p)
+    add_index_options(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser(
@@ -220,16 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--json", action="store_true", help="print the same JSON object as POST /ask")
     p.add_argument("--top-k", type=int, default=None, help="passages to retrieve (1-50)")
-    common(p)
+    add_index_options(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser(
         "serve", help="serve the chat page and the JSON API",
         description="Start the web server: the chat page at / and POST /ask.",
     )  # fmt: skip
-    p.add_argument("--host", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default: 8000)")
-    common(p)
+    add_server_options(p)
+    add_index_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -244,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", metavar="OUT", help="also write the metrics as JSON")
     p.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    common(p)
+    add_index_options(p)
     p.set_defaults(func=cmd_eval)
 
     from qa.model.train import Options

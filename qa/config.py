@@ -12,12 +12,15 @@ from qa.errors import BadInput
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Most passages one question may ask for (QA_TOP_K and a request's top_k).
 MAX_TOP_K = 50
+# Hard caps of a request's schema, whatever Settings allows: turns of history, characters a turn.
+MAX_HISTORY_TURNS = 200
+MAX_TURN_CHARS = 20_000
 # The allowed range of each numeric setting (None: no upper bound), checked when Settings is made,
 # so a bad QA_* value stops the program at start-up instead of failing every request.
 RANGES: dict[str, tuple[float, float | None]] = {
     "top_k": (1, MAX_TOP_K),
     "max_question_chars": (1, None),
-    "max_history_turns": (0, None),
+    "max_history_turns": (0, MAX_HISTORY_TURNS),
     "max_body_bytes": (1, None),
     "chunk_tokens": (16, None),
     "embed_batch_size": (1, None),

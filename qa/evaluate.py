@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from qa.build import build_index
+from qa.build import BuildOptions, build_index
 from qa.config import Settings
 from qa.errors import BadInput
 from qa.ingest import make_document
@@ -127,7 +127,7 @@ def evaluate(
                 from qa.embed import Embedder
 
                 embedder = Embedder.from_settings(settings)
-                build_index(data.documents, embedder, Path(tmp), settings.chunk_tokens)
+                build_index(data.documents, embedder, Path(tmp), BuildOptions.from_settings(settings))
                 qa = QA(replace(settings, index_dir=Path(tmp)), embedder)
             else:
                 qa = QA(replace(settings, index_dir=index_dir or settings.index_dir))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from qa.index import Index
 from qa.question import Question
 from qa.records import Chunk, Hit
-from qa.store import Index
 from qa.text import STOPWORDS, words
 
 RRF_K = 60

@@ -2,6 +2,7 @@
 (or at no point: `none`, to run any `qa` command quickly with the fake embedder).
 
 Usage: python tests/crash_child.py POINT PAUSE_SECONDS qa-arguments...
+(`serve` runs `python -m web`'s main in this process, with the fake embedder.)
 
 At POINT the process prints "AT POINT" on stderr and sleeps PAUSE_SECONDS, then carries on.
 Points, in the order a build reaches them:
@@ -31,7 +32,8 @@ import numpy as np
 from conftest import FakeEmbedder
 
 import qa.embed
-import qa.store
+import qa.index
+import qa.index.write
 from qa.cli import main
 
 POINT = sys.argv[1]
@@ -73,7 +75,7 @@ def rename(src: Any, dst: Any) -> None:
 
 
 def replace(src: Any, dst: Any) -> None:
-    if Path(dst).name == qa.store.CURRENT:
+    if Path(dst).name == qa.index.CURRENT:
         stop("before-swap")
         real_replace(src, dst)
         stop("after-swap")
@@ -82,10 +84,10 @@ def replace(src: Any, dst: Any) -> None:
 
 
 qa.embed.Embedder.from_settings = lambda *args, **kwargs: SlowFake()  # type: ignore[assignment,method-assign]
-qa.store._write_sqlite = after("sqlite", qa.store._write_sqlite)
-qa.store.faiss.write_index = after("faiss", qa.store.faiss.write_index)
-qa.store.os.rename = rename  # type: ignore[assignment]
-qa.store.os.replace = replace  # type: ignore[assignment]
+qa.index.write._write_sqlite = after("sqlite", qa.index.write._write_sqlite)
+qa.index.write.faiss.write_index = after("faiss", qa.index.write.faiss.write_index)
+os.rename = rename  # type: ignore[assignment]
+os.replace = replace  # type: ignore[assignment]
 
 
 def report_peak_rss() -> None:
@@ -98,4 +100,10 @@ def report_peak_rss() -> None:
 
 if __name__ == "__main__":
     atexit.register(report_peak_rss)
-    sys.exit(main(sys.argv[3:]))
+    argv = sys.argv[3:]
+    if argv[:1] == ["serve"]:
+        # `qa serve` execs `python -m web`, which would load the real model: run it here instead.
+        from web.__main__ import main as serve
+
+        sys.exit(serve(argv[1:]))
+    sys.exit(main(argv))

@@ -10,8 +10,8 @@ import pytest
 from qa.answer.abstain import typed_answer_fits, unknown_names
 from qa.answer.candidates import Scored, facts
 from qa.answer.score import Candidate, TermStats
+from qa.index import Index
 from qa.question import expected_type
-from qa.store import Index
 from qa.text import terms
 
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from qa import QA, Settings
 from qa.build import index_paths
+from qa.index import Index
 from qa.ingest import bundled_corpus
-from qa.store import Index
 from web.app import create_app
 
 CITATION_KEYS = {

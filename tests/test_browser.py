@@ -34,7 +34,8 @@ from qa import QA, Settings
 from qa.build import index_paths
 from qa.ingest import bundled_corpus
 from web.app import create_app
-from web.routes import example_questions, get_qa
+from qa import example_questions
+from web.routes import get_qa
 
 pytestmark = pytest.mark.browser
 
@@ -376,8 +377,9 @@ class BrokenQA:
     def __init__(self, real: QA) -> None:
         self.real = real
 
-    def corpus(self) -> dict[str, object]:
-        return self.real.corpus()
+    @property
+    def index(self) -> Any:
+        return self.real.index
 
     def ask(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("simulated failure inside the engine")

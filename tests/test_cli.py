@@ -14,8 +14,8 @@ from conftest import FakeEmbedder, build_sample
 import qa.embed
 import qa.pipeline
 from qa.cli import main
+from qa.index import Index, current_generation
 from qa.model import model_name
-from qa.store import Index, current_generation
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -257,4 +257,4 @@ def test_cli_end_to_end_with_real_model(tmp_path: Path) -> None:
     data = json.loads(asked.stdout)
     assert data["abstained"] is False
     assert any("Sarandos" in c["text"] for c in data["citations"])
-    assert Index(index_dir).manifest["model"] == model_name("all-MiniLM-L6-v2", "auto")
+    assert Index(index_dir).manifest.model == model_name("all-MiniLM-L6-v2", "auto")

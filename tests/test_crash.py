@@ -16,9 +16,9 @@ import pytest
 from conftest import FakeEmbedder, build_sample
 
 from qa import QA, Settings
-from qa.build import build_index, update_index
+from qa.build import BuildOptions, build_index, update_index
+from qa.index import LOCK, Index, current_generation, writer_lock
 from qa.ingest import bundled_corpus, load_documents
-from qa.store import LOCK, Index, current_generation, writer_lock
 
 TESTS = Path(__file__).resolve().parent
 CHILD = TESTS / "crash_child.py"
@@ -155,7 +155,7 @@ def test_concurrent_build_waits_for_the_running_one(tmp_path: Path, caplog: pyte
         result["report"] = build_index(load_documents([corpus_b]).documents, FakeEmbedder(), index_dir)
         done.set()
 
-    with caplog.at_level("WARNING", logger="qa.store"):
+    with caplog.at_level("WARNING", logger="qa.index"):
         thread = threading.Thread(target=second)
         thread.start()
         assert not done.wait(1.0), "the second build must wait while the first holds the lock"
@@ -214,7 +214,7 @@ def test_reader_survives_deletion_of_its_generation(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", 3)
     for _ in range(2):  # the live one and the one before it stay; older ones go
         build_index(
-            load_documents([corpus, bundled_corpus()]).documents, embedder, index_dir, incremental=False
+            load_documents([corpus, bundled_corpus()]).documents, embedder, index_dir, BuildOptions(incremental=False)
         )
     assert not old.path.exists(), "the generation the engine holds was deleted"
 
@@ -244,25 +244,25 @@ def test_loading_follows_current_when_it_moves_mid_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two builds finishing while a reader loads can delete the generation it started on."""
-    import qa.store
+    import qa.index.read
 
     index_dir = tmp_path / "index"
     embedder = FakeEmbedder()
     build_sample(index_dir, embedder)
     first = current_generation(index_dir)
     docs = load_documents([bundled_corpus()]).documents
-    real_read = qa.store.faiss.read_index
+    real_read = qa.index.read.faiss.read_index
     calls = {"n": 0}
 
     def read_after_two_builds(path: str) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             for _ in range(2):  # full builds: they don't read the previous generation
-                build_index(docs, embedder, index_dir, incremental=False)
+                build_index(docs, embedder, index_dir, BuildOptions(incremental=False))
             assert first is not None and not first.exists()
         return real_read(path)
 
-    monkeypatch.setattr(qa.store.faiss, "read_index", read_after_two_builds)
+    monkeypatch.setattr(qa.index.read.faiss, "read_index", read_after_two_builds)
     index = Index(index_dir)
     assert index.generation == current_generation(index_dir).name  # type: ignore[union-attr]
     assert calls["n"] == 2

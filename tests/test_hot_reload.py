@@ -16,7 +16,7 @@ import uvicorn
 from conftest import FakeEmbedder
 
 from qa import QA, Settings
-from qa.build import build_index
+from qa.build import BuildOptions, build_index
 from qa.ingest import load_documents
 from web.app import create_app
 
@@ -111,7 +111,7 @@ def test_rebuilds_are_served_without_a_failed_request(server: tuple[str, Path, F
         for n, (docs, incremental) in enumerate(
             [(airport, True), (harbour, False), (airport, False), (harbour, True), (airport, True)]
         ):
-            report = build_index(docs, embedder, index_dir, incremental=incremental)
+            report = build_index(docs, embedder, index_dir, BuildOptions(incremental=incremental))
             seen_generations.add(report.generation)
             time.sleep(0.15 + 0.05 * n)
         final = report.generation

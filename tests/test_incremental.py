@@ -15,10 +15,10 @@ from conftest import FakeEmbedder
 
 import qa.embed
 from qa import QA, Settings
-from qa.build import build_index, prepare_texts, update_index
+from qa.build import BuildOptions, build_index, split_document, update_index
 from qa.cli import main
+from qa.index import Index, current_generation
 from qa.ingest import bundled_corpus, load_documents
-from qa.store import Index, current_generation
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -92,7 +92,8 @@ def test_changed_file_alone_is_embedded_and_deleted_file_dropped(
     new_titles = ("Harbour Bridge Reopens", "City Library Extends Hours")
     changed = [d for d in load_documents([corpus]).documents if d.title in new_titles]
 
-    expected = sum(len(t) for d in changed for t in prepare_texts(d, 256, fake_embedder)[2:])
+    splits = [split_document(d, 256, fake_embedder) for d in changed]
+    expected = sum(len(s.chunk_texts) + len(s.sentence_texts) for s in splits)
     assert fake_embedder.calls == [expected], "only the changed and the new article were embedded"
     titles = sorted(d.title for d in Index(index_dir).documents.values())
     assert "Jazz Festival Moves Indoors" not in titles and "City Library Extends Hours" in titles
@@ -218,7 +219,7 @@ def test_incremental_build_answers_exactly_like_a_full_build(tmp_path: Path, rea
     edit_corpus(corpus)
     docs = load_documents([corpus]).documents
     inc = build_index(docs, real_embedder, inc_dir)
-    full = build_index(docs, real_embedder, full_dir, incremental=False)
+    full = build_index(docs, real_embedder, full_dir, BuildOptions(incremental=False))
     assert (inc.embedded_documents, inc.reused_documents, inc.removed_documents) == (2, 2, 1)
     assert (full.embedded_documents, full.reused_documents) == (4, 0)
     assert (inc.documents, inc.chunks, inc.sentences) == (full.documents, full.chunks, full.sentences)

@@ -37,8 +37,12 @@ def imported_modules(path: Path, package: str, skip_function: str | None = None)
                 module = node.module or ""
             found.add(module)
             if module == "qa":  # `from qa import records` imports the module qa.records
-                found.update(f"qa.{a.name}" for a in node.names if (QA_DIR / f"{a.name}.py").exists())
+                found.update(f"qa.{a.name}" for a in node.names if _is_qa_module(a.name))
     return found
+
+
+def _is_qa_module(name: str) -> bool:
+    return (QA_DIR / f"{name}.py").exists() or (QA_DIR / name / "__init__.py").exists()
 
 
 def qa_imports(path: Path) -> set[str]:
@@ -48,10 +52,10 @@ def qa_imports(path: Path) -> set[str]:
 def test_imported_modules_sees_every_kind_of_import(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
     src.write_text(
-        "import qa.store\nfrom qa import records\nfrom . import chunk\nfrom .text import fold\n"
+        "import qa.index\nfrom qa import records\nfrom . import chunk\nfrom .text import fold\n"
         "def f():\n    import web.app\n"
     )
-    assert imported_modules(src, "qa") == {"qa.store", "qa", "qa.records", "qa.chunk", "qa.text", "web.app"}
+    assert imported_modules(src, "qa") == {"qa.index", "qa", "qa.records", "qa.chunk", "qa.text", "web.app"}
 
 
 @pytest.mark.parametrize(
@@ -64,10 +68,22 @@ def test_foundation_modules_import_no_other_qa_module(module: str, allowed: set[
 
 @pytest.mark.parametrize("path", sorted(QA_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(QA_DIR)))
 def test_qa_never_imports_web(path: Path) -> None:
-    # The one exception: `qa serve` has to start the web app, so cmd_serve imports it lazily.
-    skip = "cmd_serve" if path.name == "cli.py" else None
-    web = {m for m in imported_modules(path, "qa", skip) if m == "web" or m.startswith("web.")}
+    # `qa serve` execs `python -m web` rather than importing it.
+    web = {m for m in imported_modules(path, "qa") if m == "web" or m.startswith("web.")}
     assert web == set(), f"{path.name} imports {web}"
+
+
+ABOVE_THE_INDEX = {"qa.embed", "qa.answer", "qa.retrieve", "qa.build", "qa.pipeline", "qa.live", "qa.cli"}
+
+
+@pytest.mark.parametrize("path", sorted((QA_DIR / "index").glob("*.py")), ids=lambda p: p.name)
+def test_index_package_imports_no_later_stage(path: Path) -> None:
+    used = {m for m in qa_imports(path) if any(m == a or m.startswith(a + ".") for a in ABOVE_THE_INDEX)}
+    assert used == set(), f"{path.name} imports {sorted(used)}"
+
+
+def test_lexicon_reads_only_the_index_rows() -> None:
+    assert qa_imports(QA_DIR / "lexicon.py") <= {"qa.cache", "qa.index.rows", "qa.text"}
 
 
 @pytest.mark.parametrize("path", sorted((QA_DIR / "answer").glob("*.py")), ids=lambda p: p.name)
@@ -84,12 +100,8 @@ def test_model_package_stays_below_the_embedder() -> None:
     assert qa_imports(QA_DIR / "model" / "__init__.py") <= {"qa.config", "qa.errors"}
 
 
-def test_cli_imports_web_only_inside_cmd_serve() -> None:
-    everything = imported_modules(QA_DIR / "cli.py", "qa")
-    assert {m for m in everything if m.startswith("web")} == {"web.app"}
-
-
-WEB_ALLOWED = {"qa", "qa.errors", "qa.records"}
+# qa.cli: `python -m web` takes the same --index-dir/--model/--host/--port options as `qa`.
+WEB_ALLOWED = {"qa", "qa.errors", "qa.records", "qa.cli"}
 
 
 @pytest.mark.parametrize("path", sorted(WEB_DIR.glob("*.py")), ids=lambda p: p.name)

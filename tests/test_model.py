@@ -185,8 +185,8 @@ def test_fit_weights_on_asked_questions_gives_usable_weights(sample_index: Path)
     from conftest import FakeEmbedder
 
     from qa.answer import WEIGHTS
+    from qa.index import Index
     from qa.model.fit import answer_hit, ask_all, fit_weights
-    from qa.store import Index
 
     questions = [
         ("What did Sarandos say about Sora?", ("We do not anticipate AI supplanting creativity",), "test"),

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-from qa.build import index_paths
+from qa.build import BuildOptions, index_paths
+from qa.index import Index, build_faiss
 from qa.question import parse
 from qa.records import Chunk
 from qa.retrieve import RRF_K, lexical_words, retrieve
-from qa.store import Index, build_faiss
 from qa.text import terms
 
 
@@ -117,7 +117,7 @@ def overlapping_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> Index:
     """One long paragraph indexed with small chunks, so it is split into overlapping chunks."""
     paragraph = " ".join(f"The {a} was seen near the old river bridge today." for a in ANIMALS)
     (tmp_path / "zoo.txt").write_text(f"Zoo Report\n{paragraph}\n")
-    index_paths([tmp_path / "zoo.txt"], fake_embedder, tmp_path / "small", chunk_tokens=60)
+    index_paths([tmp_path / "zoo.txt"], fake_embedder, tmp_path / "small", BuildOptions(chunk_tokens=60))
     return Index(tmp_path / "small")
 
 

@@ -48,16 +48,24 @@ def test_serve_binds_where_told(
     host: str,
     port: int,
 ) -> None:
+    """`qa serve` execs `python -m web` with its options, and that binds where they say."""
     import uvicorn
+
+    import web.__main__
 
     for name in [n for n in os.environ if n.startswith("QA_")]:
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    execs: list[list[str]] = []
+    monkeypatch.setattr(os, "execv", lambda path, args: execs.append(args))
+    main(["serve", "--index-dir", str(sample_index), *argv])
+    (exec_argv,) = execs
+    assert exec_argv[:3] == [sys.executable, "-m", "web"]
     monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: FakeEmbedder())
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
-    assert main(["serve", "--index-dir", str(sample_index), *argv]) == 0
+    assert web.__main__.main(exec_argv[3:]) == 0
     (kwargs,) = calls
     assert (kwargs["host"], kwargs["port"]) == (host, port)
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from conftest import FAKE_DIM, FAKE_MODEL, FakeEmbedder, build_sample
 
-from qa.build import build_index, chunker_settings, prepare_texts, update_index
+from qa.build import BuildOptions, build_index, chunker_settings, split_document, update_index
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing, NothingIndexed, QAError
+from qa.index import CURRENT, FORMAT_VERSION, Index, Manifest, current_generation
 from qa.ingest import bundled_corpus, load_documents
-from qa.store import CURRENT, FORMAT_VERSION, Index, current_generation
 from qa.text import terms
 
 
@@ -43,21 +43,29 @@ def test_index_round_trip_manifest(sample_index: Path) -> None:
     index = Index(sample_index)
     m = index.manifest
     (doc,) = load_documents([bundled_corpus()]).documents
-    assert m["format_version"] == FORMAT_VERSION
-    assert m["model"] == FAKE_MODEL
-    assert m["dimension"] == FAKE_DIM
-    assert m["chunker"] == chunker_settings(FakeEmbedder(), 256)
-    assert m["documents"] == {doc.doc_id: doc.content_hash}
-    assert m["counts"] == {"documents": 1, "chunks": index.n_chunks, "sentences": index.n_sentences}
-    assert m["index_type"] == "flat"
-    assert datetime.strptime(m["built_at"], "%Y-%m-%dT%H:%M:%SZ")
-    assert m["generation"] == live_gen(sample_index).name == index.generation
+    assert m.format_version == FORMAT_VERSION
+    assert m.model == FAKE_MODEL
+    assert m.dimension == FAKE_DIM
+    assert m.chunker == chunker_settings(FakeEmbedder(), 256)
+    assert m.documents == {doc.doc_id: doc.content_hash}
+    assert m.counts == {"documents": 1, "chunks": index.n_chunks, "sentences": index.n_sentences}
+    assert m.index_type == "flat"
+    assert datetime.strptime(m.built_at, "%Y-%m-%dT%H:%M:%SZ")
+    assert index.generation == live_gen(sample_index).name
+    assert Manifest.from_json((live_gen(sample_index) / "manifest.json").read_text()) == m
+    assert Manifest.from_json(m.to_json()) == m
 
 
 def test_index_round_trip_documents_chunks_sentences(sample_index: Path, fake_embedder: FakeEmbedder) -> None:
     index = Index(sample_index, expect_model=FAKE_MODEL, expect_dim=FAKE_DIM)
     (doc,) = load_documents([bundled_corpus()]).documents
-    sentences, chunks, chunk_texts, sentence_texts = prepare_texts(doc, 256, fake_embedder)
+    split = split_document(doc, 256, fake_embedder)
+    sentences, chunks, chunk_texts, sentence_texts = (
+        split.sentences,
+        split.chunks,
+        split.chunk_texts,
+        split.sentence_texts,
+    )
 
     info = index.documents[doc.doc_id]
     assert (info.title, info.source, info.published, info.content_hash) == (
@@ -67,7 +75,7 @@ def test_index_round_trip_documents_chunks_sentences(sample_index: Path, fake_em
         doc.content_hash,
     )
     assert index.document_text(doc.doc_id) == doc.text
-    assert index.n_chunks == len(chunks) == index.faiss.ntotal
+    assert index.n_chunks == len(chunks) == index.dense.ntotal
     assert index.n_sentences == len(sentences) == len(index.sentence_vectors)
     assert list(index.chunks(range(len(chunks))).values()) == chunks
     assert [s for _, s in index.sentences(doc.doc_id, 0, 10_000)] == sentences
@@ -79,17 +87,6 @@ def test_index_round_trip_documents_chunks_sentences(sample_index: Path, fake_em
     np.testing.assert_allclose(
         prepared.sentence_vectors, fake_embedder.embed_documents(sentence_texts), atol=1e-6
     )
-
-
-def test_index_document_frequencies_count_sentences(sample_index: Path) -> None:
-    index = Index(sample_index)
-    (sarandos,) = terms("Sarandos")
-    df = index.document_frequencies([sarandos, "__sentences__", "zzzunknown"])
-    assert df["__sentences__"] == index.n_sentences
-    (doc_id,) = index.documents
-    sentences = [s for _, s in index.sentences(doc_id, 0, 10_000)]
-    assert df[sarandos] == sum(sarandos in terms(s.text) for s in sentences) == 3
-    assert "zzzunknown" not in df
 
 
 def test_index_unknown_document_text_is_empty(sample_index: Path) -> None:
@@ -107,6 +104,16 @@ def _edit_manifest(**changes: object) -> Callable[[Path], None]:
         path.write_text(json.dumps(manifest))
 
     return edit
+
+
+def _drop_from_manifest(key: str) -> Callable[[Path], None]:
+    def drop(index_dir: Path) -> None:
+        path = live_gen(index_dir) / "manifest.json"
+        manifest = json.loads(path.read_text())
+        del manifest[key]
+        path.write_text(json.dumps(manifest))
+
+    return drop
 
 
 def _truncate(name: str, keep: int = 10) -> Callable[[Path], None]:
@@ -150,6 +157,8 @@ BROKEN = [
     ("no-current", _no_current, {}, IndexMissing, "no index in"),
     ("dangling-current", _dangling_current, {}, IndexCorrupt, "is unreadable"),
     ("garbage-manifest", _write("manifest.json", b"{not json"), {}, IndexCorrupt, "is unreadable"),
+    ("manifest-not-an-object", _write("manifest.json", b"[1, 2]"), {}, IndexCorrupt, "not a JSON object"),
+    ("manifest-missing-model", _drop_from_manifest("model"), {}, IndexCorrupt, "missing or bad field 'model'"),
     ("truncated-faiss", _truncate("chunks.faiss"), {}, IndexCorrupt, "is damaged"),
     ("missing-faiss", _delete("chunks.faiss"), {}, IndexCorrupt, "is damaged"),
     ("truncated-sentence-vectors", _truncate("sentence_vectors.npy"), {}, IndexCorrupt, "is damaged"),
@@ -213,7 +222,12 @@ def test_only_the_newest_previous_generation_is_kept(tmp_path: Path, fake_embedd
     index_dir = tmp_path / "index"
     gens = []
     for _ in range(4):
-        build_index(load_documents([bundled_corpus()]).documents, fake_embedder, index_dir, incremental=False)
+        build_index(
+            load_documents([bundled_corpus()]).documents,
+            fake_embedder,
+            index_dir,
+            BuildOptions(incremental=False),
+        )
         gens.append(live_gen(index_dir).name)
     remaining = sorted(p.name for p in index_dir.glob("gen-*"))
     assert len(set(gens)) == 4
@@ -236,7 +250,7 @@ def test_leftover_tmp_generation_does_not_break_loading_or_building(
 def test_failed_write_leaves_previous_index_live(
     sample_index: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa.store
+    import qa.index.write
 
     gen = live_gen(sample_index)
     before = tree_digest(gen)
@@ -244,10 +258,10 @@ def test_failed_write_leaves_previous_index_live(
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(qa.store.faiss, "write_index", boom)
+    monkeypatch.setattr(qa.index.write.faiss, "write_index", boom)
     with pytest.raises(OSError, match="disk full"):
         build_index(
-            load_documents([bundled_corpus()]).documents, fake_embedder, sample_index, incremental=False
+            load_documents([bundled_corpus()]).documents, fake_embedder, sample_index, BuildOptions(incremental=False)
         )
     assert live_gen(sample_index) == gen
     assert tree_digest(gen) == before
@@ -293,7 +307,7 @@ def test_rebuild_with_other_model_embeds_everything(sample_index: Path) -> None:
     other = FakeEmbedder(name="other-fake")
     report = build_sample(sample_index, other)
     assert (report.embedded_documents, report.reused_documents) == (1, 0)
-    assert Index(sample_index).manifest["model"] == "other-fake"
+    assert Index(sample_index).manifest.model == "other-fake"
 
 
 def test_update_index_adds_and_removes(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:

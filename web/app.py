@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None, qa: QA | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.qa = qa or QA(settings, require_index=False, model_process=settings.model_process)
         if not app.state.qa.ready:
-            log.warning("no index loaded yet: %s", app.state.qa._error.message)
+            log.warning("no index loaded yet: %s", app.state.qa.error.message)
         yield
         if qa is None:
             app.state.qa.close()

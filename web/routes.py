@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from qa import QA, Settings, Turn
+from qa import QA, Settings, Turn, example_questions
 from qa.errors import QAError, Unauthorized
 from web.schemas import AskRequest, AskResponse, ErrorResponse, Health
 
@@ -80,51 +78,9 @@ def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> JSONResponse:
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": ErrorResponse}})
 def healthz(qa: Annotated[QA, Depends(get_qa)]) -> Any:
-    """200 once an index is loaded, 503 with the reason before."""
-    try:
-        info = qa.corpus()
-    except QAError as exc:
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=503)
+    """200 once an index is loaded, 503 with the reason before (the app's QAError handler)."""
+    info = qa.index.summary()
     return {"status": "ok", **{k: info[k] for k in ("documents", "chunks", "generation")}}
-
-
-_TITLE_SPLIT = re.compile(r"\s*(?::|\s[-–—|]\s)\s*")
-_LEADING_ARTICLE = re.compile(r"^(A|An|The)\s+(?=\S)")
-MAX_PHRASE_CHARS = 70
-
-
-def _key_phrases(title: str) -> list[str]:
-    """The parts of a headline ("Main topic: a subtitle"), each short enough to ask about."""
-    phrases = []
-    for part in _TITLE_SPLIT.split(" ".join(title.split())):
-        part = part.strip(" .,;!?\"'“”‘’")
-        if len(part) < 3 or len(part) > MAX_PHRASE_CHARS:
-            continue
-        # "A Bold Move in Entertainment" reads better mid-sentence as "a Bold Move in Entertainment".
-        phrases.append(_LEADING_ARTICLE.sub(lambda m: m.group(1).lower() + " ", part))
-    return phrases
-
-
-def example_questions(titles: Sequence[str], limit: int = 3) -> list[str]:
-    """A few clickable starter questions derived only from the indexed titles."""
-    clean = [" ".join(t.split()) for t in titles if t and t.strip()]
-    by_title = [_key_phrases(t) for t in clean]
-    out: list[str] = []
-
-    def add(question: str) -> None:
-        if question not in out and len(out) < limit:
-            out.append(question)
-
-    # One question per article first, so several articles each get one; then second phrases.
-    for title, phrases in zip(clean, by_title, strict=True):
-        if len(title) <= MAX_PHRASE_CHARS * 1.5:
-            add(f"What is “{title}” about?")
-        elif phrases:
-            add(f"What does the article say about {phrases[0]}?")
-    for phrases in by_title:
-        for phrase in phrases:
-            add(f"What does the article say about {phrase}?")
-    return out
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -135,7 +91,7 @@ def chat_page(
 ) -> HTMLResponse:
     """The chat page, with what is indexed and a few example questions for its empty state."""
     try:
-        corpus: dict[str, Any] | None = qa.corpus()
+        corpus: dict[str, Any] | None = qa.index.summary()
     except QAError:
         corpus = None
     titles = list(corpus.get("titles") or []) if corpus else []
@@ -143,5 +99,6 @@ def chat_page(
         "corpus": corpus,
         "examples": example_questions(titles),
         "max_question_chars": settings.max_question_chars,
+        "max_history_turns": settings.max_history_turns,
     }
     return templates.TemplateResponse(request, "chat.html", context)

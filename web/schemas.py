@@ -6,9 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from qa import MAX_TOP_K
-
-MAX_TURN_CHARS = 20_000
+from qa import MAX_HISTORY_TURNS, MAX_TOP_K, MAX_TURN_CHARS
 
 
 class HistoryTurn(BaseModel):
@@ -27,7 +25,7 @@ class AskRequest(BaseModel):
         min_length=1, description="The question (at most QA_MAX_QUESTION_CHARS characters)."
     )
     history: list[HistoryTurn] = Field(
-        default_factory=list, max_length=200, description="Earlier turns, oldest first."
+        default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns, oldest first."
     )
     top_k: StrictInt | None = Field(
         default=None, ge=1, le=MAX_TOP_K, description="Passages to retrieve (default QA_TOP_K)."

@@ -16,9 +16,9 @@ from qa.answer.candidates import score_sentences
 from qa.answer.quotes import attach_quotes
 from qa.answer.render import related, render
 from qa.answer.score import WEIGHTS, Weights, rank_candidates, term_stats
+from qa.index import Index
 from qa.question import Question
 from qa.records import ABSTAIN_TEXT, Answer, Hit
-from qa.store import Index
 
 __all__ = ["WEIGHTS", "Weights", "compose"]
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from qa.answer.score import Candidate, TermStats
+from qa.index import Index
 from qa.question import Question
-from qa.store import Index
 from qa.text import STOPWORDS, root, terms, words
 
 
@@ -31,9 +31,9 @@ def unknown_names(index: Index, question: str) -> list[str]:
     joined = {
         i: "".join(words(a[0] + b[0])) for i, (a, b) in enumerate(pairwise(found)) if q[a[3] : b[2]] == " "
     }
-    known = index.known_prefixes([*(t for _, ts, _, _ in found for t in ts), *joined.values()])
+    known = index.lexicon.known_prefixes([*(t for _, ts, _, _ in found for t in ts), *joined.values()])
     unknown = [t for _, ts, _, _ in found for t in ts if t not in known]
-    known |= index.near_misses(unknown)
+    known |= index.lexicon.near_misses(unknown)
     together: set[int] = set()
     for i, word in joined.items():
         if word in known:

@@ -13,9 +13,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from qa.index import Index
 from qa.question import Question, bigrams
 from qa.records import Hit, Sentence
-from qa.store import Index
 from qa.text import fold, root, terms
 
 _MONTHS = (
@@ -111,10 +111,10 @@ class Passage:
 def passage(index: Index, hit: Hit) -> Passage:
     """The chunk's sentences, read once per index generation: the same passages come back
     question after question."""
-    key = ("passage", hit.chunk_id)
-    found: Passage | None = index.derived.data.get(key)
-    if found is not None:
-        return found
+    return index.derived(("passage", hit.chunk_id), lambda: _read_passage(index, hit))
+
+
+def _read_passage(index: Index, hit: Hit) -> Passage:
     c = hit.chunk
     rows = index.sentences(c.doc_id, max(0, c.first - 1), c.last + 1)
     around = facts(hit.title).bag | facts(c.section or "").bag
@@ -129,14 +129,12 @@ def passage(index: Index, hit: Hit) -> Passage:
         )
         for i in keep
     )
-    made = Passage(
+    return Passage(
         tuple(rows[i] for i in keep),
         np.array([rows[i][0] for i in keep], dtype=np.int64),
         tuple(bags[i] for i in keep),
         windows,
     )
-    index.derived.put(key, made)
-    return made
 
 
 def score_sentences(

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.candidates import Scored, facts
+from qa.index import Index
 from qa.question import Question
-from qa.store import Index
 from qa.text import root
 
 MAX_PAIR_CHARS = 400
@@ -106,8 +106,8 @@ class TermStats:
 
 def term_stats(index: Index, question: Question) -> TermStats:
     """The question's terms and their document frequencies, in one lookup."""
-    df = index.document_frequencies([*question.terms, *question.context_terms, "__sentences__"])
-    n = df.pop("__sentences__", 1)
+    df = index.lexicon.document_frequencies([*question.terms, *question.context_terms])
+    n = index.lexicon.sentence_count()
     return TermStats(question.terms, question.context_terms, df, n, question.kind)
 
 

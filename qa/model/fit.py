@@ -46,12 +46,12 @@ from qa.build import build_index
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.evaluate import contains_any
+from qa.index import Index
 from qa.ingest import make_document
 from qa.model.train import held_out_title, rows
 from qa.question import Question, parse
 from qa.records import Document
 from qa.retrieve import retrieve
-from qa.store import Index
 
 FIT_SOURCES = ("squad-v1.1-train.jsonl.gz", "squadshifts-new-wiki.jsonl.gz", "nq-qed-train.jsonl.gz")
 

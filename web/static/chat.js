@@ -5,11 +5,12 @@
   "use strict";
 
   const TIMEOUT_MS = 30000;
-  const MAX_HISTORY_TURNS = 20; // the server accepts up to 50; recent turns are what matter
   const ASK_URL = "ask"; // relative, so the app also works mounted under a path prefix
 
   const $ = (id) => document.getElementById(id);
   const form = $("composer");
+  // The server's QA_MAX_HISTORY_TURNS, written into the page: the most recent turns are sent.
+  const MAX_HISTORY_TURNS = Number(form.dataset.maxHistoryTurns) || 0;
   const input = $("question");
   const sendBtn = $("send");
   const statusEl = $("status");
@@ -304,7 +305,7 @@
     const question = rawQuestion.trim();
     if (busy || !question) return;
     const mine = conversation;
-    const sentHistory = history.slice(-MAX_HISTORY_TURNS);
+    const sentHistory = MAX_HISTORY_TURNS > 0 ? history.slice(-MAX_HISTORY_TURNS) : [];
     setBusy(true);
     if (!again) addMessage(userMessage(question));
     const pending = addMessage(pendingMessage());
