@@ -182,7 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_index_command(sub)
+    _add_ask_command(sub)
+    _add_serve_command(sub)
+    _add_eval_command(sub)
+    _add_train_command(sub)
+    return parser
 
+
+Subcommands = Any  # argparse's _SubParsersAction, which is private
+
+
+def _add_index_command(sub: Subcommands) -> None:
     p = sub.add_parser(
         "index",
         help="build or update the index from files and folders",
@@ -201,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_index_options(p)
     p.set_defaults(func=cmd_index)
 
+
+def _add_ask_command(sub: Subcommands) -> None:
     p = sub.add_parser(
         "ask",
         help="answer a question from the index",
@@ -212,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_index_options(p)
     p.set_defaults(func=cmd_ask)
 
+
+def _add_serve_command(sub: Subcommands) -> None:
     p = sub.add_parser(
         "serve", help="serve the chat page and the JSON API",
         description="Start the web server: the chat page at / and POST /ask.",
@@ -220,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_index_options(p)
     p.set_defaults(func=cmd_serve)
 
+
+def _add_eval_command(sub: Subcommands) -> None:
     p = sub.add_parser(
         "eval",
         help="measure answer quality on a dataset",
@@ -235,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_index_options(p)
     p.set_defaults(func=cmd_eval)
 
+
+def _add_train_command(sub: Subcommands) -> None:
     from qa.model.train import Options
 
     d = Options()
@@ -252,7 +271,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, default=d.layers, help=f"top layers trained (default: {d.layers})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default: {d.seed})")
     p.set_defaults(func=cmd_train)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
