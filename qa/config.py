@@ -58,7 +58,9 @@ class Settings:
     )
     top_k: int = _setting(10, f"Passages the answerer reads per question (1-{MAX_TOP_K}).")
     max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
-    max_history_turns: int = _setting(50, "Most earlier turns accepted with a question.")
+    max_history_turns: int = _setting(
+        50, "Most earlier turns accepted with a question (0-200); the chat page sends the latest this many."
+    )
     max_body_bytes: int = _setting(256_000, "Largest HTTP request body accepted, in bytes.")
     chunk_tokens: int = _setting(
         256, "Token budget of a chunk (capped by the model's own maximum sequence length)."
