@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,7 @@ class QA:
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
-        return Answer(answer.answer, answer.abstained, answer.citations, timings), hits
+        return replace(answer, timings_ms=timings), hits
 
     def _vectors(self, question: Question) -> tuple[np.ndarray, np.ndarray]:
         """The vector to search with and the one to weigh sentences against.
@@ -95,7 +96,7 @@ class QA:
         asks now as much as against that turn: the long previous answer would otherwise pull the
         choice back to itself. Both texts go through one model call.
         """
-        if not question.context:
+        if not question.earlier:
             vector = self.embedder.embed_query(question.search)
             return vector, vector
         search, own = self.embedder.embed_queries([question.search, question.text])

@@ -59,13 +59,13 @@ class Question:
     # What retrieval searches with: the question, plus the earlier turn it leans on.
     search: str
     # The earlier turn (previous question and answer) a follow-up leans on; empty otherwise.
-    context: str
+    earlier: str
     # The answer of that turn: a follow-up asks for something it did not say.
     previous_answer: str
     folded: str
     terms: tuple[str, ...]
     # Terms of the earlier turn that the question itself lacks.
-    context_terms: tuple[str, ...]
+    earlier_terms: tuple[str, ...]
     # The kind of answer asked for: date, number, name, place, or None.
     kind: str | None
     bigrams: frozenset[tuple[str, str]]
@@ -76,17 +76,17 @@ class Question:
 def parse(text: str, history: Sequence[Turn] = ()) -> Question:
     """Read a question once; a follow-up takes the previous question and answer as context."""
     leans = leans_on_history(text)
-    context = earlier_turn(history) if leans else ""
+    earlier = earlier_turn(history) if leans else ""
     own = question_terms(text)
-    carried = [t for t in question_terms(context) if t not in own]
+    carried = [t for t in question_terms(earlier) if t not in own]
     return Question(
         text=text,
-        search=f"{text} {context}" if context else text,
-        context=context,
+        search=f"{text} {earlier}" if earlier else text,
+        earlier=earlier,
         previous_answer=previous_answer(history) if leans else "",
         folded=fold(text),
         terms=tuple(own),
-        context_terms=tuple(carried),
+        earlier_terms=tuple(carried),
         kind=expected_type(text),
         bigrams=frozenset(bigrams(text)),
         wants_words=_ASKS_FOR_WORDS.search(text) is not None,

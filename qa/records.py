@@ -109,12 +109,16 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # How strongly the chosen sentences answer the question (the answer model's score, the one
+    # abstention compares with its threshold); 0 for a refusal.
+    support: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The /ask response object, shared by the API and `qa ask --json`."""
         return {
             "answer": self.answer,
             "abstained": self.abstained,
+            "support": self.support,
             "citations": [asdict(c) for c in self.citations],
             "timings_ms": dict(self.timings_ms),
         }

@@ -60,7 +60,7 @@ def assert_error(response: Any, status: int, code: str, phrase: str) -> None:
 
 def assert_answer_contract(data: dict[str, Any], index: Index) -> None:
     """The /ask response shape, and that every citation points at text that exists."""
-    assert set(data) == {"answer", "abstained", "citations", "timings_ms"}
+    assert set(data) == {"answer", "abstained", "support", "citations", "timings_ms"}
     assert isinstance(data["answer"], str) and data["answer"]
     assert isinstance(data["abstained"], bool)
     assert {"embed", "retrieve", "answer", "total"} <= set(data["timings_ms"])

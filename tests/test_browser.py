@@ -30,11 +30,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from qa import QA, Settings
+from qa import QA, Settings, example_questions
 from qa.build import index_paths
 from qa.ingest import bundled_corpus
 from web.app import create_app
-from qa import example_questions
 from web.routes import get_qa
 
 pytestmark = pytest.mark.browser

@@ -214,7 +214,10 @@ def test_reader_survives_deletion_of_its_generation(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", 3)
     for _ in range(2):  # the live one and the one before it stay; older ones go
         build_index(
-            load_documents([corpus, bundled_corpus()]).documents, embedder, index_dir, BuildOptions(incremental=False)
+            load_documents([corpus, bundled_corpus()]).documents,
+            embedder,
+            index_dir,
+            BuildOptions(incremental=False),
         )
     assert not old.path.exists(), "the generation the engine holds was deleted"
 

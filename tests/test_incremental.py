@@ -242,6 +242,7 @@ def test_incremental_build_answers_exactly_like_a_full_build(tmp_path: Path, rea
         assert answer_key(x) == answer_key(y), question
         for cx, cy in zip(x["citations"], y["citations"], strict=True):
             assert abs(cx["score"] - cy["score"]) <= score_tolerance, question
+        assert abs(x["support"] - y["support"]) <= score_tolerance, question
         answered += not x["abstained"]
     assert answered >= 5
     festival = qa_inc.ask("How many tickets did the jazz festival sell?")

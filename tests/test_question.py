@@ -48,16 +48,16 @@ def test_parse_follow_up_reads_the_previous_question_and_answer() -> None:
     ]
     q = parse("In which part of the film?", history)
     assert (
-        q.context == "Which show used AI to de-age characters? Happy Gilmore 2 used AI to de-age characters."
+        q.earlier == "Which show used AI to de-age characters? Happy Gilmore 2 used AI to de-age characters."
     )
     assert q.search.startswith("In which part of the film?") and "Happy Gilmore 2" in q.search
-    assert "gilmor" in q.context_terms and "film" in q.terms and "film" not in q.context_terms
+    assert "gilmor" in q.earlier_terms and "film" in q.terms and "film" not in q.earlier_terms
     standalone = parse("What did Sarandos say about Sora?", history)
-    assert standalone.search == "What did Sarandos say about Sora?" and standalone.context == ""
+    assert standalone.search == "What did Sarandos say about Sora?" and standalone.earlier == ""
 
 
 @pytest.mark.parametrize(
-    ("history", "context"),
+    ("history", "earlier"),
     [
         ([], ""),
         ([Turn("user", "Who built the bridge?"), Turn("assistant", ABSTAIN_TEXT)], "Who built the bridge?"),
@@ -65,8 +65,8 @@ def test_parse_follow_up_reads_the_previous_question_and_answer() -> None:
         ([Turn("assistant", "Hello.")], ""),
     ],
 )
-def test_earlier_turn_leaves_out_refusals_and_markers(history: list[Turn], context: str) -> None:
-    assert earlier_turn(history) == context
+def test_earlier_turn_leaves_out_refusals_and_markers(history: list[Turn], earlier: str) -> None:
+    assert earlier_turn(history) == earlier
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ from qa.build import BuildOptions, build_index, chunker_settings, split_document
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing, NothingIndexed, QAError
 from qa.index import CURRENT, FORMAT_VERSION, Index, Manifest, current_generation
 from qa.ingest import bundled_corpus, load_documents
-from qa.text import terms
 
 
 def live_gen(index_dir: Path) -> Path:
@@ -158,7 +157,7 @@ BROKEN = [
     ("dangling-current", _dangling_current, {}, IndexCorrupt, "is unreadable"),
     ("garbage-manifest", _write("manifest.json", b"{not json"), {}, IndexCorrupt, "is unreadable"),
     ("manifest-not-an-object", _write("manifest.json", b"[1, 2]"), {}, IndexCorrupt, "not a JSON object"),
-    ("manifest-missing-model", _drop_from_manifest("model"), {}, IndexCorrupt, "missing or bad field 'model'"),
+    ("manifest-missing-model", _drop_from_manifest("model"), {}, IndexCorrupt, "bad field 'model'"),
     ("truncated-faiss", _truncate("chunks.faiss"), {}, IndexCorrupt, "is damaged"),
     ("missing-faiss", _delete("chunks.faiss"), {}, IndexCorrupt, "is damaged"),
     ("truncated-sentence-vectors", _truncate("sentence_vectors.npy"), {}, IndexCorrupt, "is damaged"),
@@ -261,7 +260,10 @@ def test_failed_write_leaves_previous_index_live(
     monkeypatch.setattr(qa.index.write.faiss, "write_index", boom)
     with pytest.raises(OSError, match="disk full"):
         build_index(
-            load_documents([bundled_corpus()]).documents, fake_embedder, sample_index, BuildOptions(incremental=False)
+            load_documents([bundled_corpus()]).documents,
+            fake_embedder,
+            sample_index,
+            BuildOptions(incremental=False),
         )
     assert live_gen(sample_index) == gen
     assert tree_digest(gen) == before

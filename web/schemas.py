@@ -41,7 +41,7 @@ class CitationOut(BaseModel):
     text: str = Field(description="The cited passage.")
     start: int = Field(description="Offset of the quoted sentence(s) in the document.")
     end: int = Field(description="End offset (exclusive) of the quoted sentence(s).")
-    score: float
+    score: float = Field(description="Retrieval score of the passage (fusion of vector and keyword ranks).")
     passage_start: int = Field(description="Offset of `text` in the document.")
     section: str | None = Field(default=None, description="Section heading above the passage.")
     published: str | None = None
@@ -52,6 +52,10 @@ class AskResponse(BaseModel):
 
     answer: str
     abstained: bool
+    support: float = Field(
+        description="How strongly the quoted sentences answer the question (the answer model's "
+        "score, which abstention compares with its threshold); 0 for a refusal."
+    )
     citations: list[CitationOut]
     timings_ms: dict[str, float]
 

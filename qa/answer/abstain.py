@@ -48,7 +48,7 @@ def unknown_names(index: Index, question: str) -> list[str]:
 def unknown_share(stats: TermStats) -> float:
     """The IDF-weighted share of the question's terms that no indexed sentence contains (with a
     follow-up's, those of the turn it leans on: "what did they use it to show?" is about it)."""
-    asked = (*stats.question, *stats.context)
+    asked = (*stats.question, *stats.earlier)
     if not asked:
         return 0.0
     weight = {t: stats.idf(t) for t in asked}

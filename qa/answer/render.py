@@ -8,8 +8,9 @@ from qa.answer.candidates import Scored
 from qa.records import Answer, Citation, Hit
 
 
-def citation(hit: Hit, start: int, end: int, cid: int, score: float) -> Citation:
-    """A numbered citation of `hit`'s passage, pointing at [start, end) of its document."""
+def citation(hit: Hit, start: int, end: int, cid: int) -> Citation:
+    """A numbered citation of `hit`'s passage, pointing at [start, end) of its document; its
+    score is the passage's retrieval score."""
     return Citation(
         id=cid,
         title=hit.title,
@@ -17,14 +18,14 @@ def citation(hit: Hit, start: int, end: int, cid: int, score: float) -> Citation
         text=hit.chunk.text,
         start=start,
         end=end,
-        score=round(score, 4),
+        score=round(hit.score, 4),
         passage_start=hit.chunk.start,
         section=hit.chunk.section,
         published=hit.published,
     )
 
 
-def render(chosen: Sequence[Scored], score: float) -> Answer:
+def render(chosen: Sequence[Scored], support: float) -> Answer:
     """Join the sentences with [n] markers; adjacent sentences of one paragraph share a citation
     (across a paragraph break the source's span holds a line break the answer doesn't)."""
     citations: list[Citation] = []
@@ -44,11 +45,11 @@ def render(chosen: Sequence[Scored], score: float) -> Answer:
     for group in groups:
         cid = len(citations) + 1
         first, last = group[0].sentence, group[-1].sentence
-        citations.append(citation(group[0].hit, first.start, last.end, cid, score))
+        citations.append(citation(group[0].hit, first.start, last.end, cid))
         parts.append(" ".join(c.sentence.text for c in group) + f" [{cid}]")
-    return Answer(" ".join(parts), False, tuple(citations))
+    return Answer(" ".join(parts), False, tuple(citations), support=round(support, 4))
 
 
 def related(hits: Sequence[Hit], n: int = 3) -> list[Citation]:
     """The best few passages, offered when the answer is a refusal."""
-    return [citation(h, h.chunk.start, h.chunk.end, i, h.score) for i, h in enumerate(hits[:n], start=1)]
+    return [citation(h, h.chunk.start, h.chunk.end, i) for i, h in enumerate(hits[:n], start=1)]

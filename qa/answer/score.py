@@ -6,7 +6,7 @@ Each candidate sentence gets a score from a few signals, each explainable in one
 - words: the share of the question's informative (IDF-weighted) terms the sentence contains
   (a term counts when a word of the sentence shares its first five letters: "settled" is in
   "settlement");
-- context: the same share over the sentence with its neighbours, section and title, because
+- window: the same share over the sentence with its neighbours, section and title, because
   a sentence often answers a question whose subject was named just before it;
 - rank share: how highly retrieval ranked the passage the sentence sits in;
 - answer kind: who/when/where/how-many questions want a name, date, place or number that is
@@ -45,7 +45,7 @@ class Weights:
 
     meaning: float = 1.0
     words: float = 0.323
-    context: float = 0.615
+    window: float = 0.615
     rank_share: float = 0.346
     answer_type: float = 0.151
     bigrams: float = 0.248
@@ -94,7 +94,7 @@ class TermStats:
     the kind of answer it asks for, worked out once per question and shared by every signal."""
 
     question: tuple[str, ...]
-    context: tuple[str, ...]
+    earlier: tuple[str, ...]
     df: dict[str, int]
     sentences: int
     kind: str | None = None
@@ -106,15 +106,15 @@ class TermStats:
 
 def term_stats(index: Index, question: Question) -> TermStats:
     """The question's terms and their document frequencies, in one lookup."""
-    df = index.lexicon.document_frequencies([*question.terms, *question.context_terms])
+    df = index.lexicon.document_frequencies([*question.terms, *question.earlier_terms])
     n = index.lexicon.sentence_count()
-    return TermStats(question.terms, question.context_terms, df, n, question.kind)
+    return TermStats(question.terms, question.earlier_terms, df, n, question.kind)
 
 
 def idf_weights(stats: TermStats) -> dict[str, float]:
     """IDF weight of every term; terms carried over from earlier turns count half."""
     weights = {t: stats.idf(t) for t in stats.question}
-    weights.update({t: 0.5 * stats.idf(t) for t in stats.context})
+    weights.update({t: 0.5 * stats.idf(t) for t in stats.earlier})
     return weights
 
 
@@ -135,7 +135,7 @@ def _coverage(q_roots: dict[str, float], bag: frozenset[str]) -> float:
 
 # The signals of each stage, in the order `sentence_signals` and `choice_signals` return them;
 # each is also the name of its weight in `Weights`.
-SENTENCE_SIGNALS = ("meaning", "words", "context", "rank_share", "bigrams", "log_length", "answer_type")
+SENTENCE_SIGNALS = ("meaning", "words", "window", "rank_share", "bigrams", "log_length", "answer_type")
 CHOICE_SIGNALS = ("gap", "second_gap", "second", "apart", "holds_best")
 
 
