@@ -163,7 +163,7 @@ def test_other_models_run_through_sentence_transformers(tmp_path: Path, sentence
     cfg = json.loads((root / "1_Pooling/config.json").read_text())
     cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
     (root / "1_Pooling/config.json").write_text(json.dumps(cfg))
-    embedder = Embedder(str(root))
+    embedder = Embedder(model=str(root))
     assert embedder.backend == "sentence-transformers"
     want = SentenceTransformer(str(root), device="cpu").encode(TEXTS[:3], normalize_embeddings=True)
     np.testing.assert_allclose(embedder.embed_queries(TEXTS[:3]), want, atol=1e-5, rtol=0)
@@ -273,16 +273,16 @@ def test_model_process_gives_the_vectors_of_the_model_in_process(
 def test_model_process_restarts_after_the_child_dies(model_process: Embedder) -> None:
     import signal
 
-    child = model_process._backend._proc  # type: ignore[union-attr]
+    child = model_process.encoder._proc  # type: ignore[attr-defined]
     os.kill(child.pid, signal.SIGKILL)
     child.join(10)
     # The question in flight when the child died (none here) would get a 503-style error; the
     # next one finds the child gone and starts a new one.
     got = model_process.embed_query("Who founded Netflix?")
     assert got.shape == (384,)
-    assert model_process._backend._proc.pid != child.pid  # type: ignore[union-attr]
+    assert model_process.encoder._proc.pid != child.pid  # type: ignore[attr-defined]
 
 
 def test_model_process_reports_a_model_that_does_not_load(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match=r"could not load embedding model .*nowhere"):
-        Embedder(str(tmp_path / "nowhere"), process=True)
+        Embedder(model=str(tmp_path / "nowhere"), process=True)
