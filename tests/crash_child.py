@@ -26,15 +26,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+# conftest, and the checkout's qa (as the tests in-process see it), not whichever qa is installed.
+sys.path.insert(0, str(Path(__file__).parent.parent))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np
-from conftest import FakeEmbedder
+from conftest import FakeEncoder
 
 import qa.embed
 import qa.index
 import qa.index.write
 from qa.cli import main
+from qa.embed import Embedder
 
 POINT = sys.argv[1]
 PAUSE = float(sys.argv[2])
@@ -46,7 +49,7 @@ def stop(name: str) -> None:
         time.sleep(PAUSE)
 
 
-class SlowFake(FakeEmbedder):
+class SlowFake(Embedder):
     def embed_documents(
         self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
@@ -83,7 +86,7 @@ def replace(src: Any, dst: Any) -> None:
         real_replace(src, dst)
 
 
-qa.embed.Embedder.from_settings = lambda *args, **kwargs: SlowFake()  # type: ignore[assignment,method-assign]
+qa.embed.Embedder.from_settings = lambda *args, **kwargs: SlowFake(FakeEncoder())  # type: ignore[assignment,method-assign]
 qa.index.write._write_sqlite = after("sqlite", qa.index.write._write_sqlite)
 qa.index.write.faiss.write_index = after("faiss", qa.index.write.faiss.write_index)
 os.rename = rename  # type: ignore[assignment]

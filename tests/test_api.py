@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeEmbedder, build_sample
+from conftest import FakeEncoder, build_sample
 from fastapi.testclient import TestClient
 
 from qa import QA, Settings
 from qa.build import index_paths
+from qa.embed import Embedder
 from qa.index import Index
 from qa.ingest import bundled_corpus
 from web.app import create_app
@@ -39,12 +40,12 @@ QUESTIONS = [
 ]
 
 
-def client_for(settings: Settings, embedder: FakeEmbedder, require_index: bool = True) -> TestClient:
+def client_for(settings: Settings, embedder: Embedder, require_index: bool = True) -> TestClient:
     return TestClient(create_app(settings, qa=QA(settings, embedder, require_index=require_index)))
 
 
 @pytest.fixture
-def client(sample_settings: Settings, fake_embedder: FakeEmbedder) -> Iterator[TestClient]:
+def client(sample_settings: Settings, fake_embedder: Embedder) -> Iterator[TestClient]:
     with client_for(sample_settings, fake_embedder) as c:
         yield c
 
@@ -197,7 +198,7 @@ def test_ask_body_not_sent_as_json_says_so(client: TestClient) -> None:
         assert_error(r, 422, "bad_input", "must be a JSON object sent with 'Content-Type: application/json'")
 
 
-def test_ask_question_limit_is_configurable(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_ask_question_limit_is_configurable(sample_settings: Settings, fake_embedder: Embedder) -> None:
     settings = replace(sample_settings, max_question_chars=40)
     with client_for(settings, fake_embedder) as c:
         assert c.post("/ask", json={"question": "What did Sarandos say about Sora?"}).status_code == 200
@@ -249,7 +250,7 @@ def test_ask_control_characters_are_ignored(client: TestClient) -> None:
     assert_error(only_controls, 422, "bad_input", "question must not be empty")
 
 
-def test_ask_history_over_the_turn_limit(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_ask_history_over_the_turn_limit(sample_settings: Settings, fake_embedder: Embedder) -> None:
     settings = replace(sample_settings, max_history_turns=2)
     history = [{"role": "user", "content": "hi"}] * 3
     with client_for(settings, fake_embedder) as c:
@@ -329,7 +330,7 @@ class Exploding(QA):
 
 
 def test_unexpected_error_is_a_json_500_with_headers_and_a_log(
-    sample_settings: Settings, fake_embedder: FakeEmbedder, caplog: pytest.LogCaptureFixture
+    sample_settings: Settings, fake_embedder: Embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = create_app(sample_settings, qa=Exploding(sample_settings, fake_embedder))
     with TestClient(app) as c, caplog.at_level(logging.INFO, logger="qa.web"):
@@ -382,7 +383,7 @@ AUTH = [
 
 @pytest.mark.parametrize(("headers", "status"), [a[1:] for a in AUTH], ids=[a[0] for a in AUTH])
 def test_ask_api_key(
-    sample_settings: Settings, fake_embedder: FakeEmbedder, headers: dict[str, str], status: int
+    sample_settings: Settings, fake_embedder: Embedder, headers: dict[str, str], status: int
 ) -> None:
     settings = replace(sample_settings, api_key="secret")
     with client_for(settings, fake_embedder) as c:
@@ -397,13 +398,13 @@ def test_ask_api_key(
         assert c.get("/healthz").status_code == 200  # health needs no key
 
 
-def test_ask_api_key_checked_before_body(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_ask_api_key_checked_before_body(sample_settings: Settings, fake_embedder: Embedder) -> None:
     settings = replace(sample_settings, api_key="secret")
     with client_for(settings, fake_embedder) as c:
         assert_error(c.post("/ask", json={"question": 5}), 401, "unauthorized", "API key")
 
 
-def test_ask_body_over_limit_is_413(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_ask_body_over_limit_is_413(sample_settings: Settings, fake_embedder: Embedder) -> None:
     settings = replace(sample_settings, max_body_bytes=2000)
     with client_for(settings, fake_embedder) as c:
         r = c.post("/ask", json={"question": "x" * 3000})
@@ -412,7 +413,7 @@ def test_ask_body_over_limit_is_413(sample_settings: Settings, fake_embedder: Fa
         assert c.post("/ask", json={"question": "What did Sarandos say?"}).status_code == 200
 
 
-def test_ask_chunked_body_over_limit_is_413(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_ask_chunked_body_over_limit_is_413(sample_settings: Settings, fake_embedder: Embedder) -> None:
     settings = replace(sample_settings, max_body_bytes=2000)
 
     def chunks() -> Iterator[bytes]:
@@ -439,7 +440,7 @@ def test_ask_chunked_body_within_limit_is_answered(client: TestClient) -> None:
     assert r.json()["abstained"] is False
 
 
-def test_body_limit_applies_to_every_route(sample_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_body_limit_applies_to_every_route(sample_settings: Settings, fake_embedder: Embedder) -> None:
     settings = replace(sample_settings, max_body_bytes=100)
     with client_for(settings, fake_embedder) as c:
         for method, path in (("POST", "/ask"), ("POST", "/healthz"), ("POST", "/nope"), ("PUT", "/")):
@@ -457,7 +458,7 @@ def empty_settings(tmp_path: Path) -> Settings:
     return Settings.from_env(env={}, index_dir=tmp_path / "empty-index")
 
 
-def test_no_index_healthz_and_ask_are_503(empty_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_no_index_healthz_and_ask_are_503(empty_settings: Settings, fake_embedder: Embedder) -> None:
     with client_for(empty_settings, fake_embedder, require_index=False) as c:
         health = c.get("/healthz")
         assert_error(health, 503, "index_missing", "qa index")
@@ -469,7 +470,7 @@ def test_no_index_healthz_and_ask_are_503(empty_settings: Settings, fake_embedde
         assert_error(c.post("/ask", json={"question": "  "}), 422, "bad_input", "must not be empty")
 
 
-def test_index_built_after_start_is_picked_up(empty_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_index_built_after_start_is_picked_up(empty_settings: Settings, fake_embedder: Embedder) -> None:
     with client_for(empty_settings, fake_embedder, require_index=False) as c:
         assert c.get("/healthz").status_code == 503
         build_sample(empty_settings.index_dir, fake_embedder)
@@ -478,7 +479,7 @@ def test_index_built_after_start_is_picked_up(empty_settings: Settings, fake_emb
 
 
 def test_rebuilt_index_is_reloaded(
-    sample_settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+    sample_settings: Settings, fake_embedder: Embedder, tmp_path: Path
 ) -> None:
     settings = replace(sample_settings, reload_interval_s=0.0)
     extra = tmp_path / "extra.txt"
@@ -493,7 +494,7 @@ def test_rebuilt_index_is_reloaded(
 
 
 def test_index_of_other_model_is_503(sample_settings: Settings) -> None:
-    other = FakeEmbedder(name="other-fake")
+    other = Embedder(FakeEncoder(name="other-fake"))
     with client_for(sample_settings, other, require_index=False) as c:
         assert_error(c.get("/healthz"), 503, "index_mismatch", "qa index")
         assert_error(c.post("/ask", json={"question": "Sora?"}), 503, "index_mismatch", "qa index")
@@ -522,7 +523,10 @@ def test_unusable_index_is_logged_once_not_per_request(
     sample_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = replace(sample_settings, reload_interval_s=0.0)
-    with caplog.at_level(logging.WARNING), client_for(settings, FakeEmbedder(name="other"), False) as c:
+    with (
+        caplog.at_level(logging.WARNING),
+        client_for(settings, Embedder(FakeEncoder(name="other")), False) as c,
+    ):
         for _ in range(5):
             assert c.post("/ask", json={"question": "Sora?"}).status_code == 503
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FakeEmbedder, build_sample
+from conftest import FakeEncoder, build_sample
 
 import qa.embed
 import qa.pipeline
 from qa.cli import main
+from qa.embed import Embedder
 from qa.index import Index, current_generation
 from qa.model import model_name
 
@@ -26,7 +27,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: Embedder(FakeEncoder()))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -217,11 +218,11 @@ def test_cli_ask_errors(
 ) -> None:
     index_dir = tmp_path / "index"
     if state == "built":
-        build_sample(index_dir, FakeEmbedder())
+        build_sample(index_dir, Embedder(FakeEncoder()))
     elif state == "other-model":
-        build_sample(index_dir, FakeEmbedder(name="other-fake"))
+        build_sample(index_dir, Embedder(FakeEncoder(name="other-fake")))
     elif state == "corrupt":
-        build_sample(index_dir, FakeEmbedder())
+        build_sample(index_dir, Embedder(FakeEncoder()))
         gen = current_generation(index_dir)
         assert gen is not None
         (gen / "manifest.json").write_text("{garbage")

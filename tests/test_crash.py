@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeEmbedder, build_sample
+from conftest import FakeEncoder, build_sample
 
 from qa import QA, Settings
 from qa.build import BuildOptions, build_index, update_index
+from qa.embed import Embedder
 from qa.index import LOCK, Index, current_generation, writer_lock
 from qa.ingest import bundled_corpus, load_documents
 
@@ -78,7 +79,7 @@ def kill(proc: subprocess.Popen[str]) -> None:
 
 def assert_serves(index_dir: Path, question: str, expect: str) -> None:
     settings = Settings.from_env(env={}, index_dir=index_dir)
-    answer = QA(settings, FakeEmbedder()).ask(question)
+    answer = QA(settings, Embedder(FakeEncoder())).ask(question)
     assert not answer.abstained and expect in answer.answer, answer
 
 
@@ -88,7 +89,7 @@ POINTS = ["embedding", "sqlite", "faiss", "before-rename", "after-rename", "befo
 @pytest.mark.parametrize("point", POINTS)
 def test_sigkill_at_any_point_leaves_a_whole_index(tmp_path: Path, point: str) -> None:
     index_dir = tmp_path / "index"
-    build_sample(index_dir, FakeEmbedder())
+    build_sample(index_dir, Embedder(FakeEncoder()))
     before = current_generation(index_dir)
     corpus = write_corpus(tmp_path / "corpus", 200)
 
@@ -117,7 +118,7 @@ def test_sigkill_at_any_point_leaves_a_whole_index(tmp_path: Path, point: str) -
     # The kernel released the dead build's lock: the next build neither waits nor fails, and
     # it removes the temporary folder and any generation that never went live.
     t0 = time.monotonic()
-    report = build_index(load_documents([corpus]).documents, FakeEmbedder(), index_dir)
+    report = build_index(load_documents([corpus]).documents, Embedder(FakeEncoder()), index_dir)
     assert time.monotonic() - t0 < 30
     assert report.documents == 200
     names = {p.name for p in index_dir.iterdir()}
@@ -129,7 +130,7 @@ def test_sigkill_at_any_point_leaves_a_whole_index(tmp_path: Path, point: str) -
 
 def test_temporary_folder_names_the_builder(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    build_sample(index_dir, FakeEmbedder())
+    build_sample(index_dir, Embedder(FakeEncoder()))
     child = start_child("faiss", 120, "index", "--index-dir", str(index_dir), "--full", "-q")
     wait_for(child, "AT faiss")
     try:
@@ -142,7 +143,7 @@ def test_temporary_folder_names_the_builder(tmp_path: Path) -> None:
 
 def test_concurrent_build_waits_for_the_running_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     index_dir = tmp_path / "index"
-    build_sample(index_dir, FakeEmbedder())
+    build_sample(index_dir, Embedder(FakeEncoder()))
     corpus_a = write_corpus(tmp_path / "a", 20, "harbour")
     corpus_b = write_corpus(tmp_path / "b", 5, "airport")
     child = start_child("embedding", 120, "index", str(corpus_a), "--index-dir", str(index_dir), "-q")
@@ -152,7 +153,9 @@ def test_concurrent_build_waits_for_the_running_one(tmp_path: Path, caplog: pyte
     result: dict[str, Any] = {}
 
     def second() -> None:
-        result["report"] = build_index(load_documents([corpus_b]).documents, FakeEmbedder(), index_dir)
+        result["report"] = build_index(
+            load_documents([corpus_b]).documents, Embedder(FakeEncoder()), index_dir
+        )
         done.set()
 
     with caplog.at_level("WARNING", logger="qa.index"):
@@ -170,13 +173,13 @@ def test_concurrent_build_waits_for_the_running_one(tmp_path: Path, caplog: pyte
 
 def test_concurrent_adds_both_land(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    build_sample(index_dir, FakeEmbedder())
+    build_sample(index_dir, Embedder(FakeEncoder()))
     x = write_corpus(tmp_path / "x", 1, "harbour") / "harbour-000.txt"
     y = write_corpus(tmp_path / "y", 1, "airport") / "airport-000.txt"
     # The first `qa index --add` pauses half-way with the lock held; the second starts meanwhile.
     child = start_child("embedding", 1.5, "index", "--add", str(x), "--index-dir", str(index_dir), "-q")
     wait_for(child, "AT embedding")
-    update_index(FakeEmbedder(), index_dir, add=[y])
+    update_index(Embedder(FakeEncoder()), index_dir, add=[y])
     assert child.wait(timeout=30) == 0
     titles = sorted(d.title for d in Index(index_dir).documents.values())
     assert titles == [
@@ -206,7 +209,7 @@ def test_reader_survives_deletion_of_its_generation(tmp_path: Path) -> None:
     """A server still holding an old generation keeps answering after builds delete its folder,
     even from threads that never opened the database before the deletion."""
     index_dir = tmp_path / "index"
-    embedder = FakeEmbedder()
+    embedder = Embedder(FakeEncoder())
     build_sample(index_dir, embedder)
     settings = Settings.from_env(env={}, index_dir=index_dir, reload_interval_s=3600)
     engine = QA(settings, embedder)
@@ -250,7 +253,7 @@ def test_loading_follows_current_when_it_moves_mid_load(
     import qa.index.read
 
     index_dir = tmp_path / "index"
-    embedder = FakeEmbedder()
+    embedder = Embedder(FakeEncoder())
     build_sample(index_dir, embedder)
     first = current_generation(index_dir)
     docs = load_documents([bundled_corpus()]).documents

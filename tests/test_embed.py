@@ -1,10 +1,13 @@
-"""The embedder: the direct path equals SentenceTransformer.encode, and the question batcher."""
+"""The embedder: the direct path equals SentenceTransformer.encode, the question batcher, and
+Embedder over any encoder."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,8 +15,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FAKE_DIM, FAKE_MODEL, FakeEncoder
 
-from qa.embed import Embedder, QueryBatcher, STBackend, direct_plan, native_bfloat16, resolve_model
+from qa.embed import (
+    DOC_BATCH_TOKENS,
+    Embedder,
+    QueryBatcher,
+    Runtime,
+    STBackend,
+    direct_plan,
+    native_bfloat16,
+    resolve_model,
+)
 from qa.errors import ModelUnavailable
 from qa.model import load_delta, resolve_delta
 
@@ -163,7 +176,7 @@ def test_other_models_run_through_sentence_transformers(tmp_path: Path, sentence
     cfg = json.loads((root / "1_Pooling/config.json").read_text())
     cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
     (root / "1_Pooling/config.json").write_text(json.dumps(cfg))
-    embedder = Embedder(str(root))
+    embedder = Embedder(model=str(root))
     assert embedder.backend == "sentence-transformers"
     want = SentenceTransformer(str(root), device="cpu").encode(TEXTS[:3], normalize_embeddings=True)
     np.testing.assert_allclose(embedder.embed_queries(TEXTS[:3]), want, atol=1e-5, rtol=0)
@@ -273,16 +286,86 @@ def test_model_process_gives_the_vectors_of_the_model_in_process(
 def test_model_process_restarts_after_the_child_dies(model_process: Embedder) -> None:
     import signal
 
-    child = model_process._backend._proc  # type: ignore[union-attr]
+    child = model_process.encoder._proc  # type: ignore[attr-defined]
     os.kill(child.pid, signal.SIGKILL)
     child.join(10)
     # The question in flight when the child died (none here) would get a 503-style error; the
     # next one finds the child gone and starts a new one.
     got = model_process.embed_query("Who founded Netflix?")
     assert got.shape == (384,)
-    assert model_process._backend._proc.pid != child.pid  # type: ignore[union-attr]
+    assert model_process.encoder._proc.pid != child.pid  # type: ignore[attr-defined]
 
 
 def test_model_process_reports_a_model_that_does_not_load(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match=r"could not load embedding model .*nowhere"):
-        Embedder(str(tmp_path / "nowhere"), process=True)
+        Embedder(model=str(tmp_path / "nowhere"), process=True)
+
+
+# --- Embedder over an encoder that implements only the protocol ---------------------------------
+
+
+def test_embedder_gives_an_encoder_batching_and_the_embed_methods() -> None:
+    encoder = FakeEncoder()
+    embedder = Embedder(encoder)
+    assert (embedder.name, embedder.dimension, embedder.max_tokens) == (FAKE_MODEL, FAKE_DIM, 256)
+    assert (embedder.backend, embedder.precision, embedder.threads) == ("custom", "float32", 0)
+    assert embedder.count_tokens("three small words") == encoder.count_tokens("three small words")
+    texts = [f"article {i} about the harbour" + " and the bridge" * (i % 7) for i in range(150)]
+    done: list[int] = []
+    vectors = embedder.embed_documents(texts, batch_size=64, progress=done.append)
+    # Sorted by length for the model calls, returned in the callers' order.
+    np.testing.assert_array_equal(vectors, FakeEncoder().encode(texts))
+    assert encoder.calls == [64, 64, 22] and done == [64, 64, 22]
+    encoder.calls.clear()
+    np.testing.assert_array_equal(embedder.embed_query(texts[3]), vectors[3])
+    np.testing.assert_array_equal(embedder.embed_queries(texts[:2]), vectors[:2])
+    assert embedder.embed_queries([]).shape == (0, FAKE_DIM)
+    assert encoder.calls == [1, 2]  # nothing sent to the model for no questions
+    assert (embedder.batcher.calls, embedder.batcher.questions) == (1, 1)
+
+
+def test_questions_asked_together_share_a_call_of_any_encoder() -> None:
+    class SlowEncoder(FakeEncoder):
+        def encode(self, texts: list[str]) -> np.ndarray:
+            time.sleep(0.02)
+            return super().encode(texts)
+
+    encoder = SlowEncoder()
+    embedder = Embedder(encoder, max_query_batch=4)
+    questions = [f"question number {i}" for i in range(12)]
+    got: dict[int, np.ndarray] = {}
+
+    def ask(i: int) -> None:
+        got[i] = embedder.embed_query(questions[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, q in enumerate(questions):
+        np.testing.assert_array_equal(got[i], encoder._vector(q))
+    assert sum(encoder.calls) == 12 and max(encoder.calls) <= 4 and len(encoder.calls) < 12
+
+
+def test_direct_runtime_caps_a_passage_batch_by_tokens() -> None:
+    encoder = FakeEncoder()
+    embedder = Embedder(encoder, runtime=Runtime("direct", "float32", 1))
+    texts = ["word " * 100] * 40  # about 127 tokens each: 8 to a batch of DOC_BATCH_TOKENS
+    embedder.embed_documents(texts, batch_size=64)
+    assert encoder.calls == [DOC_BATCH_TOKENS // 127] * 5
+
+
+def test_embedder_takes_an_encoder_or_options_not_both() -> None:
+    with pytest.raises(TypeError, match="not both"):
+        Embedder(FakeEncoder(), model="all-MiniLM-L6-v2")
+
+
+def test_importing_qa_embed_leaves_the_environment_alone() -> None:
+    code = (
+        "import os; before = dict(os.environ); import qa.embed; print(sorted(set(os.environ) - set(before)))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import FakeEmbedder, build_sample
+from conftest import FakeEncoder, build_sample
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config._checks import (
@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from qa import QA, Settings
+from qa.embed import Embedder
 from web.app import create_app
 
 CHECKS = [
@@ -47,7 +48,7 @@ def _make_app() -> Any:
     # Built at import: schemathesis' fixture-based (lazy) loader does not work with this pytest.
     folder = Path(tempfile.mkdtemp(prefix="qa-fuzz-"))
     atexit.register(shutil.rmtree, folder, True)
-    embedder = FakeEmbedder()
+    embedder = Embedder(FakeEncoder())
     build_sample(folder / "index", embedder)
     config = Settings.from_env(env={}, index_dir=folder / "index")
     return create_app(config, qa=QA(config, embedder))

@@ -13,10 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from conftest import FakeEmbedder
+from conftest import FakeEncoder
 
 from qa import QA, Settings
 from qa.build import BuildOptions, build_index
+from qa.embed import Embedder
 from qa.ingest import load_documents
 from web.app import create_app
 
@@ -45,9 +46,9 @@ def airport_corpus(folder: Path, n: int = 30) -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path, FakeEmbedder]]:
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, Embedder]]:
     """A real uvicorn server in a thread, on a free loopback port, checking for rebuilds often."""
-    embedder = FakeEmbedder()
+    embedder = Embedder(FakeEncoder())
     index_dir = tmp_path / "index"
     build_index(load_documents([harbour_corpus(tmp_path / "harbour")]).documents, embedder, index_dir)
     settings = Settings.from_env(env={}, index_dir=index_dir, reload_interval_s=0.02)
@@ -72,7 +73,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, FakeEmbedder]]:
         sock.close()
 
 
-def test_rebuilds_are_served_without_a_failed_request(server: tuple[str, Path, FakeEmbedder]) -> None:
+def test_rebuilds_are_served_without_a_failed_request(server: tuple[str, Path, Embedder]) -> None:
     base, tmp_path, embedder = server
     index_dir = tmp_path / "index"
     harbour = load_documents([tmp_path / "harbour"]).documents
@@ -144,7 +145,7 @@ def test_rebuilds_are_served_without_a_failed_request(server: tuple[str, Path, F
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_real_server_refuses_big_bodies_and_keeps_serving(
-    server: tuple[str, Path, FakeEmbedder], chunked: bool
+    server: tuple[str, Path, Embedder], chunked: bool
 ) -> None:
     """Over a real socket the client gets its 413 (not a reset), however the body is sent."""
     base, _, _ = server

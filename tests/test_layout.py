@@ -52,10 +52,11 @@ def qa_imports(path: Path) -> set[str]:
 def test_imported_modules_sees_every_kind_of_import(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
     src.write_text(
-        "import qa.index\nfrom qa import records\nfrom . import chunk\nfrom .text import fold\n"
+        "import qa.index\nfrom qa import records, embed\nfrom . import chunk\nfrom .text import fold\n"
         "def f():\n    import web.app\n"
     )
-    assert imported_modules(src, "qa") == {"qa.index", "qa", "qa.records", "qa.chunk", "qa.text", "web.app"}
+    want = {"qa.index", "qa", "qa.records", "qa.embed", "qa.chunk", "qa.text", "web.app"}
+    assert imported_modules(src, "qa") == want
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,19 @@ def test_question_imports_only_leaves() -> None:
 def test_model_package_stays_below_the_embedder() -> None:
     # qa.embed loads the answer model's delta, so qa.model's own module imports nothing above it.
     assert qa_imports(QA_DIR / "model" / "__init__.py") <= {"qa.config", "qa.errors"}
+
+
+EMBED_PARTS = sorted(p for p in (QA_DIR / "embed").glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", EMBED_PARTS, ids=lambda p: p.name)
+def test_encoders_do_not_import_the_embedder(path: Path) -> None:
+    # qa/embed/__init__.py (Embedder) imports every part: a part importing it back would be a cycle.
+    assert "qa.embed" not in qa_imports(path)
+
+
+def test_embed_base_sits_on_the_foundation() -> None:
+    assert qa_imports(QA_DIR / "embed" / "base.py") <= {"qa.config", "qa.errors"}
 
 
 # qa.cli: `python -m web` takes the same --index-dir/--model/--host/--port options as `qa`.

@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_DIM, FAKE_MODEL, FakeEmbedder, build_sample
+from conftest import FAKE_DIM, FAKE_MODEL, FakeEncoder, build_sample
 
+from qa.embed import Embedder
 from qa.errors import IndexMismatch, IndexMissing
 from qa.index import CURRENT
 from qa.live import LiveIndex
@@ -29,7 +30,7 @@ def test_live_index_requires_an_index_unless_told_to_wait(tmp_path: Path) -> Non
 def test_live_index_picks_up_the_first_build(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     waiting = live(index_dir, require=False)
-    report = build_sample(index_dir, FakeEmbedder())
+    report = build_sample(index_dir, Embedder(FakeEncoder()))
     assert waiting.current().generation == report.generation
     assert waiting.ready and waiting.error is None
 
@@ -44,7 +45,7 @@ def test_live_index_swaps_in_a_rebuild_and_old_readers_keep_theirs(
     from qa.build import BuildOptions, index_paths
     from qa.ingest import bundled_corpus
 
-    report = index_paths([bundled_corpus(), other], FakeEmbedder(), sample_index, BuildOptions())
+    report = index_paths([bundled_corpus(), other], Embedder(FakeEncoder()), sample_index, BuildOptions())
     assert engine.maybe_reload() is True
     assert engine.current().generation == report.generation != old.generation
     assert len(old.documents) == 1 and old.chunks([0])  # the old one still reads
@@ -55,7 +56,7 @@ def test_live_index_keeps_the_loaded_one_when_the_new_is_refused(
 ) -> None:
     engine = live(sample_index)
     loaded = engine.current().generation
-    build_sample(sample_index, FakeEmbedder(name="other-model"))
+    build_sample(sample_index, Embedder(FakeEncoder(name="other-model")))
     with caplog.at_level(logging.WARNING, logger="qa.live"):
         assert engine.maybe_reload() is False
         assert engine.maybe_reload(force=True) is False

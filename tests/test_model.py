@@ -182,7 +182,7 @@ def test_conditional_logit_recovers_the_weights_that_made_the_choices() -> None:
 
 
 def test_fit_weights_on_asked_questions_gives_usable_weights(sample_index: Path) -> None:
-    from conftest import FakeEmbedder
+    from conftest import FakeEncoder
 
     from qa.answer import WEIGHTS
     from qa.index import Index
@@ -196,7 +196,7 @@ def test_fit_weights_on_asked_questions_gives_usable_weights(sample_index: Path)
         ("What did the Happy Gilmore 2 team use AI for?", ("de-age characters",), "test"),
     ]
     index = Index(sample_index)
-    asked = ask_all(index, FakeEmbedder(), questions, 5)  # type: ignore[arg-type]
+    asked = ask_all(index, Embedder(FakeEncoder()), questions, 5)
     fitted = fit_weights(asked, WEIGHTS, refuse=0.2)
     assert fitted.meaning == 1.0 and fitted.per_char == WEIGHTS.per_char
     hit, median = answer_hit(asked, fitted)

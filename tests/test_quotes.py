@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FakeEmbedder
 
 from qa import QA, Settings
 from qa.answer.candidates import Scored
 from qa.answer.quotes import MAX_QUOTED_CHARS, attach_quotes, is_quote, reports_speech
 from qa.chunk import split_sentences
+from qa.embed import Embedder
 from qa.ingest import make_document
 from qa.question import parse
 from qa.records import Hit
@@ -84,9 +84,7 @@ def test_reports_speech_and_is_quote(text: str, speech: bool, quote: bool) -> No
     assert reports_speech(text) is speech and is_quote(text) is quote
 
 
-def test_ask_sarandos_includes_his_quoted_words(
-    sample_settings: Settings, fake_embedder: FakeEmbedder
-) -> None:
+def test_ask_sarandos_includes_his_quoted_words(sample_settings: Settings, fake_embedder: Embedder) -> None:
     answer = QA(sample_settings, fake_embedder).ask("What did Sarandos say about Sora?")
     assert not answer.abstained
     assert "We do not anticipate AI supplanting creativity" in answer.answer
@@ -94,7 +92,7 @@ def test_ask_sarandos_includes_his_quoted_words(
 
 
 def test_ask_quote_citation_points_at_the_quoted_sentence(
-    sample_settings: Settings, fake_embedder: FakeEmbedder
+    sample_settings: Settings, fake_embedder: Embedder
 ) -> None:
     answer = QA(sample_settings, fake_embedder).ask("What did Sarandos say about Sora?")
     spans = [c.text[c.start - c.passage_start : c.end - c.passage_start] for c in answer.citations]

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEncoder
 
 from qa.build import BuildOptions, index_paths
+from qa.embed import Embedder
 from qa.index import Index, build_faiss
 from qa.question import parse
 from qa.records import Chunk
@@ -23,7 +24,7 @@ def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def ask(index: Index, embedder: FakeEmbedder, question: str, top_k: int = 5):
+def ask(index: Index, embedder: Embedder, question: str, top_k: int = 5):
     return retrieve(index, parse(question), embedder.embed_query(question), top_k)
 
 
@@ -45,7 +46,7 @@ def test_build_faiss_top_k_equals_brute_force(k: int) -> None:
         np.testing.assert_allclose(scores[q], sims[q][expected], rtol=1e-5, atol=1e-5)
 
 
-def test_index_search_dense_equals_brute_force(sample_index: Path, fake_embedder: FakeEmbedder) -> None:
+def test_index_search_dense_equals_brute_force(sample_index: Path, fake_embedder: Embedder) -> None:
     index = Index(sample_index)
     vectors = np.load(index.path / "chunk_vectors.npy")
     query = fake_embedder.embed_query("Sarandos and Sora deepfakes")
@@ -78,7 +79,7 @@ LEXICAL_QUERIES = [
 
 @pytest.mark.parametrize(("question", "expected"), LEXICAL_QUERIES)
 def test_retrieve_lexical_query_ranks_matching_chunk_first(
-    sample_index: Path, fake_embedder: FakeEmbedder, question: str, expected: str
+    sample_index: Path, fake_embedder: Embedder, question: str, expected: str
 ) -> None:
     hits = ask(Index(sample_index), fake_embedder, question)
     assert expected in hits[0].chunk.text
@@ -87,12 +88,12 @@ def test_retrieve_lexical_query_ranks_matching_chunk_first(
 
 def test_retrieve_lexical_match_survives_an_unhelpful_dense_vector(sample_index: Path) -> None:
     index = Index(sample_index)
-    misleading = FakeEmbedder().embed_query("financial performance quarterly revenue forecast")
+    misleading = Embedder(FakeEncoder()).embed_query("financial performance quarterly revenue forecast")
     hits = retrieve(index, parse("Eternaut"), misleading, 5)
     assert any("Eternaut" in h.chunk.text and h.lexical_rank == 1 for h in hits)
 
 
-def test_retrieve_hits_carry_title_source_and_ranks(sample_index: Path, fake_embedder: FakeEmbedder) -> None:
+def test_retrieve_hits_carry_title_source_and_ranks(sample_index: Path, fake_embedder: Embedder) -> None:
     index = Index(sample_index)
     (info,) = index.documents.values()
     for h in ask(index, fake_embedder, "What did Sarandos say about Sora?"):
@@ -102,7 +103,7 @@ def test_retrieve_hits_carry_title_source_and_ranks(sample_index: Path, fake_emb
 
 
 @pytest.mark.parametrize("top_k", [1, 2, 3, 5, 8, 50])
-def test_retrieve_respects_top_k(sample_index: Path, fake_embedder: FakeEmbedder, top_k: int) -> None:
+def test_retrieve_respects_top_k(sample_index: Path, fake_embedder: Embedder, top_k: int) -> None:
     index = Index(sample_index)
     hits = ask(index, fake_embedder, "Netflix generative AI", top_k)
     assert len(hits) == min(top_k, index.n_chunks)  # the sample's 256-token chunks don't overlap
@@ -113,7 +114,7 @@ ANIMALS = ["otter", "badger", "falcon", "walrus", "heron", "lynx", "marmot", "ib
 
 
 @pytest.fixture
-def overlapping_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> Index:
+def overlapping_index(tmp_path: Path, fake_embedder: Embedder) -> Index:
     """One long paragraph indexed with small chunks, so it is split into overlapping chunks."""
     paragraph = " ".join(f"The {a} was seen near the old river bridge today." for a in ANIMALS)
     (tmp_path / "zoo.txt").write_text(f"Zoo Report\n{paragraph}\n")
@@ -122,7 +123,7 @@ def overlapping_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> Index:
 
 
 def test_retrieve_drops_chunks_overlapping_a_better_one(
-    overlapping_index: Index, fake_embedder: FakeEmbedder
+    overlapping_index: Index, fake_embedder: Embedder
 ) -> None:
     index = overlapping_index
     chunks = index.chunks(range(index.n_chunks))
@@ -142,7 +143,7 @@ def test_retrieve_drops_chunks_overlapping_a_better_one(
             assert a.chunk.last < b.chunk.first or b.chunk.last < a.chunk.first
 
 
-def test_retrieve_scores_are_reciprocal_rank_fusion(sample_index: Path, fake_embedder: FakeEmbedder) -> None:
+def test_retrieve_scores_are_reciprocal_rank_fusion(sample_index: Path, fake_embedder: Embedder) -> None:
     index = Index(sample_index)
     question = "What did Sarandos say about Sora?"
     hits = ask(index, fake_embedder, question)

@@ -16,11 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeEmbedder, build_sample
+from conftest import FakeEncoder, build_sample
 
 import qa.pipeline
 from qa.cli import main
 from qa.config import Settings
+from qa.embed import Embedder
 
 TESTS = Path(__file__).resolve().parent
 
@@ -62,7 +63,7 @@ def test_serve_binds_where_told(
     main(["serve", "--index-dir", str(sample_index), *argv])
     (exec_argv,) = execs
     assert exec_argv[:3] == [sys.executable, "-m", "web"]
-    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *args, **kwargs: Embedder(FakeEncoder()))
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
     assert web.__main__.main(exec_argv[3:]) == 0
@@ -93,7 +94,7 @@ def free_port() -> int:
 
 def test_qa_serve_logs_one_line_per_request_without_the_question(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    build_sample(index_dir, FakeEmbedder())
+    build_sample(index_dir, Embedder(FakeEncoder()))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     err_path = tmp_path / "stderr.txt"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FAKE_DIM, FAKE_MODEL, FakeEmbedder, build_sample
+from conftest import FAKE_DIM, FAKE_MODEL, FakeEncoder, build_sample
 
 from qa.build import BuildOptions, build_index, chunker_settings, split_document, update_index
+from qa.embed import Embedder
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing, NothingIndexed, QAError
 from qa.index import CURRENT, FORMAT_VERSION, Index, Manifest, current_generation
 from qa.ingest import bundled_corpus, load_documents
@@ -45,7 +46,7 @@ def test_index_round_trip_manifest(sample_index: Path) -> None:
     assert m.format_version == FORMAT_VERSION
     assert m.model == FAKE_MODEL
     assert m.dimension == FAKE_DIM
-    assert m.chunker == chunker_settings(FakeEmbedder(), 256)
+    assert m.chunker == chunker_settings(Embedder(FakeEncoder()), 256)
     assert m.documents == {doc.doc_id: doc.content_hash}
     assert m.counts == {"documents": 1, "chunks": index.n_chunks, "sentences": index.n_sentences}
     assert m.index_type == "flat"
@@ -55,7 +56,7 @@ def test_index_round_trip_manifest(sample_index: Path) -> None:
     assert Manifest.from_json(m.to_json()) == m
 
 
-def test_index_round_trip_documents_chunks_sentences(sample_index: Path, fake_embedder: FakeEmbedder) -> None:
+def test_index_round_trip_documents_chunks_sentences(sample_index: Path, fake_embedder: Embedder) -> None:
     index = Index(sample_index, expect_model=FAKE_MODEL, expect_dim=FAKE_DIM)
     (doc,) = load_documents([bundled_corpus()]).documents
     split = split_document(doc, 256, fake_embedder)
@@ -195,9 +196,7 @@ def test_index_missing_directory(tmp_path: Path) -> None:
 # --- atomic generations ---------------------------------------------------------------------
 
 
-def test_second_build_moves_current_and_keeps_previous_whole(
-    tmp_path: Path, fake_embedder: FakeEmbedder
-) -> None:
+def test_second_build_moves_current_and_keeps_previous_whole(tmp_path: Path, fake_embedder: Embedder) -> None:
     index_dir = tmp_path / "index"
     corpus = tmp_path / "corpus"
     write_article(corpus, "a.txt", "Alpha Story", "The alpha river flooded the valley.")
@@ -217,7 +216,7 @@ def test_second_build_moves_current_and_keeps_previous_whole(
     assert not list(index_dir.glob(".tmp-gen-*")) and not (index_dir / ".CURRENT.tmp").exists()
 
 
-def test_only_the_newest_previous_generation_is_kept(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+def test_only_the_newest_previous_generation_is_kept(tmp_path: Path, fake_embedder: Embedder) -> None:
     index_dir = tmp_path / "index"
     gens = []
     for _ in range(4):
@@ -235,7 +234,7 @@ def test_only_the_newest_previous_generation_is_kept(tmp_path: Path, fake_embedd
 
 
 def test_leftover_tmp_generation_does_not_break_loading_or_building(
-    sample_index: Path, fake_embedder: FakeEmbedder
+    sample_index: Path, fake_embedder: Embedder
 ) -> None:
     leftover = sample_index / ".tmp-gen-crashed1"
     leftover.mkdir()
@@ -247,7 +246,7 @@ def test_leftover_tmp_generation_does_not_break_loading_or_building(
 
 
 def test_failed_write_leaves_previous_index_live(
-    sample_index: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+    sample_index: Path, fake_embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import qa.index.write
 
@@ -271,9 +270,7 @@ def test_failed_write_leaves_previous_index_live(
     assert len(Index(sample_index).documents) == 1
 
 
-def test_build_with_no_documents_refuses_and_keeps_index(
-    sample_index: Path, fake_embedder: FakeEmbedder
-) -> None:
+def test_build_with_no_documents_refuses_and_keeps_index(sample_index: Path, fake_embedder: Embedder) -> None:
     gen = live_gen(sample_index)
     with pytest.raises(NothingIndexed) as info:
         build_index([], fake_embedder, sample_index)
@@ -285,7 +282,9 @@ def test_build_with_no_documents_refuses_and_keeps_index(
 # --- incremental builds ---------------------------------------------------------------------
 
 
-def test_rebuild_reuses_unchanged_documents(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+def test_rebuild_reuses_unchanged_documents(
+    tmp_path: Path, fake_embedder: Embedder, fake_encoder: FakeEncoder
+) -> None:
     index_dir = tmp_path / "index"
     corpus = tmp_path / "corpus"
     write_article(corpus, "a.txt", "Alpha Story", "The alpha river flooded the valley.")
@@ -294,10 +293,10 @@ def test_rebuild_reuses_unchanged_documents(tmp_path: Path, fake_embedder: FakeE
     assert (first.embedded_documents, first.reused_documents) == (2, 0)
 
     b.write_text("Beta Story\nThe beta mountain was climbed in summer instead.\n")
-    fake_embedder.calls.clear()
+    fake_encoder.calls.clear()
     second = build_index(load_documents([corpus]).documents, fake_embedder, index_dir)
     assert (second.embedded_documents, second.reused_documents, second.removed_documents) == (1, 1, 0)
-    assert fake_embedder.calls == [2]  # one chunk and one sentence of the changed article
+    assert sum(fake_encoder.calls) == 2  # one chunk and one sentence of the changed article
 
     b.unlink()
     third = build_index(load_documents([corpus]).documents, fake_embedder, index_dir)
@@ -306,13 +305,13 @@ def test_rebuild_reuses_unchanged_documents(tmp_path: Path, fake_embedder: FakeE
 
 
 def test_rebuild_with_other_model_embeds_everything(sample_index: Path) -> None:
-    other = FakeEmbedder(name="other-fake")
+    other = Embedder(FakeEncoder(name="other-fake"))
     report = build_sample(sample_index, other)
     assert (report.embedded_documents, report.reused_documents) == (1, 0)
     assert Index(sample_index).manifest.model == "other-fake"
 
 
-def test_update_index_adds_and_removes(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+def test_update_index_adds_and_removes(tmp_path: Path, fake_embedder: Embedder) -> None:
     index_dir = tmp_path / "index"
     a = write_article(tmp_path / "corpus", "a.txt", "Alpha Story", "The alpha river flooded the valley.")
     build_index(load_documents([a]).documents, fake_embedder, index_dir)
