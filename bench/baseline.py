@@ -23,18 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    DEFAULT_SQUAD,
-    Corpus,
-    background_load,
-    build,
-    finish,
-    sample_corpus,
-    squad_corpus,
-    summary_ms,
-    table,
-    tmpdir,
-)
+from bench.corpora import DEFAULT_SQUAD, Corpus, build, sample_corpus, squad_corpus
+from bench.machine import background_load
+from bench.paths import tmpdir
+from bench.results import finish, table
+from bench.stats import summary_ms
 
 
 def chunk_texts(index: Any) -> list[str]:

@@ -25,15 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    DEFAULT_SQUAD,
-    PY,
-    background_load,
-    finish,
-    run_child,
-    table,
-    tmpdir,
-)
+from bench.child import run_child
+from bench.corpora import DEFAULT_SQUAD
+from bench.machine import background_load
+from bench.paths import PY, tmpdir
+from bench.results import finish, table
 
 
 def generated_articles(n: int) -> list[Any]:

@@ -22,7 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DEFAULT_SQUAD, PY, RESULTS, ROOT, machine, table, wait_for_quiet
+from bench.corpora import DEFAULT_SQUAD
+from bench.machine import machine, wait_for_quiet
+from bench.paths import PY, RESULTS, ROOT
+from bench.results import table
 
 BENCHES = ["startup", "ask_latency", "baseline", "build_speed", "scale"]
 

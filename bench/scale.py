@@ -37,7 +37,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PY, background_load, finish, rss_mib, run_child, summary_ms, table, tmpdir
+from bench.child import run_child
+from bench.machine import background_load, rss_mib
+from bench.paths import PY, tmpdir
+from bench.results import finish, table
+from bench.stats import summary_ms
 
 DIM = 384
 CHUNKS_PER_DOC = 10
