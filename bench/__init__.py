@@ -7,5 +7,6 @@
 - corpora: the sample and SQuAD corpora and their questions;
 - child: child processes (their environment, and a child that prints JSON);
 - server: `qa serve` in a child process on a free loopback port;
-- client: a small asyncio HTTP client for POST /ask.
+- client: a small asyncio HTTP client for POST /ask;
+- synthetic, ann: scale.py's synthetic corpus and its FAISS measurements.
 """

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -41,3 +42,15 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float | int]:
         "mean": round(statistics.fmean(ms), 2),
         "min": round(min(ms), 2),
     }
+
+
+def timed_calls(fn: Callable[[int], object], n: int, warmup: int = 10) -> dict[str, float | int]:
+    """summary_ms of fn(0) … fn(n - 1), after fn(0) … fn(warmup - 1) uncounted to warm the caches."""
+    for i in range(min(warmup, n)):
+        fn(i)
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - t0)
+    return summary_ms(times)
