@@ -8,5 +8,6 @@
 - child: child processes (their environment, and a child that prints JSON);
 - server: `qa serve` in a child process on a free loopback port;
 - client: a small asyncio HTTP client for POST /ask;
-- synthetic, ann: scale.py's synthetic corpus and its FAISS measurements.
+- synthetic, ann: scale.py's synthetic corpus and its FAISS measurements;
+- summary, summary_md: run_all.py's summary.json and summary.md.
 """
