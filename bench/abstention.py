@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DEFAULT_SQUAD, finish, table, tmpdir
+from bench.corpora import DEFAULT_SQUAD
+from bench.paths import tmpdir
+from bench.results import finish, table
+from bench.stats import percentile
 
 
 def verdicts(path: Path) -> list[dict[str, Any]]:
@@ -79,10 +80,10 @@ def summarise(rows: list[dict[str, Any]], sweep: bool) -> dict[str, Any]:
         rate(unans, refused),
     )
     if sweep:
-        cos = np.array([r["cosine"] for r in ans])
+        cos = [r["cosine"] for r in ans]
         result["sweep"] = []
-        for share in (0.01, 0.02, 0.03, 0.05, 0.08):
-            t = float(np.quantile(cos, share))
+        for percent in (1, 2, 3, 5, 8):  # the share of answerable questions the threshold refuses
+            t = float(percentile(cos, percent))
             rows_t = [replace_low(r, t) for r in rows]
             result["sweep"].append({
                 "threshold": round(t, 3),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -26,9 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, finish, table, tmpdir
+from bench.corpora import DEFAULT_SQUAD, SHARED_EVAL
+from bench.paths import ROOT, tmpdir
+from bench.results import finish, table
+from bench.stats import percentile
 
-SHARED = ROOT.parent / "shared" / "eval"
 RRF_K = 60
 METRICS = (
     "answer_hit", "citation_hit", "retrieval_hit_at_1", "retrieval_hit_at_5", "abstention",
@@ -94,14 +95,13 @@ def baseline(dataset: Path, index_dir: Path) -> dict[str, Any]:
     vectors = embedder.embed_queries([i.question for i in items])
     answers = [search.answer(i.question, v) for i, v in zip(items, vectors, strict=True)]
     index.close()
-    lengths = sorted(len(a) for a in answers)
+    lengths = [len(a) for a in answers]
     hits = sum(contains_any(a, i.answers) for a, i in zip(answers, items, strict=True))
     return {
         "answer_hit": round(hits / max(1, len(items)), 4),
-        "answer_chars_median": statistics.median(lengths) if lengths else 0,
-        "answer_chars_p95": lengths[min(len(lengths) - 1, round(0.95 * (len(lengths) - 1)))]
-        if lengths
-        else 0,
+        "answer_chars_median": percentile(lengths, 50) if lengths else 0,
+        # the nearest observed length, as qa.evaluate reports the product's
+        "answer_chars_p95": percentile(lengths, 95, observed=True) if lengths else 0,
         "answer_chars_max": max(lengths, default=0),
     }
 
@@ -145,8 +145,8 @@ def report(result: dict[str, Any]) -> str:
 def main() -> None:
     """Run every dataset found; print and write the table."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--newsqa", type=Path, default=SHARED / "newsqa-dev-100.json")
-    p.add_argument("--squad", type=Path, default=SHARED / "squad2-dev-5articles.json")
+    p.add_argument("--newsqa", type=Path, default=SHARED_EVAL / "newsqa-dev-100.json")
+    p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     p.add_argument("--limit", type=int, default=None, help="ask only the first N questions of each")
     args = p.parse_args()
     datasets = [

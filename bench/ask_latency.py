@@ -21,26 +21,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    DEFAULT_SQUAD,
-    Corpus,
-    CpuMeter,
-    Server,
-    _read_response,
-    ask_body,
-    background_load,
-    build,
-    descendants,
-    finish,
-    load,
-    rss_mib,
-    sample_corpus,
-    sequential,
-    squad_corpus,
-    summary_ms,
-    table,
-    tmpdir,
-)
+from bench.client import ask_body, load, post_ask, sequential
+from bench.corpora import DEFAULT_SQUAD, Corpus, build, sample_corpus, squad_corpus
+from bench.machine import CpuMeter, background_load, descendants, rss_mib
+from bench.paths import tmpdir
+from bench.results import finish, table
+from bench.server import HOST, Server
+from bench.stats import summary_ms
 
 
 class CountingEmbedder:
@@ -52,17 +39,21 @@ class CountingEmbedder:
         self.calls: list[tuple[str, int]] = []
 
     def count_tokens(self, text: str) -> int:
+        """The inner embedder's token count."""
         return int(self.inner.count_tokens(text))
 
     def embed_query(self, text: str) -> Any:
+        """Record one query, then embed it."""
         self.calls.append(("embed_query", 1))
         return self.inner.embed_query(text)
 
     def embed_queries(self, texts: Any) -> Any:
+        """Record a batch of queries, then embed them."""
         self.calls.append(("embed_queries", len(texts)))
         return self.inner.embed_queries(texts)
 
     def embed_documents(self, texts: Any, *args: Any, **kwargs: Any) -> Any:
+        """Record a batch of documents, then embed them."""
         self.calls.append(("embed_documents", len(texts)))
         return self.inner.embed_documents(texts, *args, **kwargs)
 
@@ -95,16 +86,10 @@ def server_timings(port: int, questions: list[str], n: int) -> dict[str, Any]:
     """The server's own timings_ms (embed/retrieve/answer) for n questions, asked one at a time."""
 
     async def main() -> list[dict[str, float]]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection(HOST, port)
         out = []
         for i in range(n):
-            body = ask_body(questions[i % len(questions)])
-            writer.write(
-                f"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            status, payload = await _read_response(reader)
+            status, payload = await post_ask(reader, writer, port, ask_body(questions[i % len(questions)]))
             if status == 200:
                 out.append(json.loads(payload).get("timings_ms", {}))
         writer.close()
@@ -118,6 +103,7 @@ def server_timings(port: int, questions: list[str], n: int) -> dict[str, Any]:
 def bench_corpus(
     corpus: Corpus, embedder: Any, args: argparse.Namespace, env: dict[str, str], label: str
 ) -> dict[str, Any]:
+    """Build the corpus's index, serve it, and measure one client, then each concurrency."""
     index_dir = tmpdir(f"ask-{corpus.name}")
     try:
         t0 = time.perf_counter()
@@ -173,6 +159,7 @@ def variants(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Measure each server variant on each corpus; print and write the result."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--squad", type=Path, default=DEFAULT_SQUAD, help=f"SQuAD 2.0 JSON (default {DEFAULT_SQUAD})"
@@ -216,6 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def report_table(result: dict[str, Any]) -> str:
+    """A row per corpus and server: one client's p50/p95, then each concurrency's req/s and p50."""
     rows = []
     for r in result["runs"]:
         s = r["single_client"]["latency_ms"]

@@ -23,17 +23,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    DEFAULT_SQUAD,
-    Corpus,
-    background_load,
-    build,
-    finish,
-    sample_corpus,
-    squad_corpus,
-    summary_ms,
-    table,
-    tmpdir,
+from bench.corpora import DEFAULT_SQUAD, Corpus, build, sample_corpus, squad_corpus
+from bench.machine import background_load
+from bench.paths import tmpdir
+from bench.results import finish, table
+from bench.stats import summary_ms
+
+STEPS = ("st_encode", "st_search", "st_total", "embed_query", "retrieve", "embed_retrieve", "qa_ask")
+# The report's rows: label, embedding step, whole step, answer-in-top-5 key.
+PATHS = (
+    ("sentence-transformers encode + IndexFlatIP", "st_encode", "st_total", "baseline_dense_flat"),
+    ("project: embed_query + hybrid retrieve", "embed_query", "embed_retrieve", "project_hybrid"),
+    ("project: QA.ask (with the answer)", None, "qa_ask", None),
 )
 
 
@@ -45,78 +46,89 @@ def chunk_texts(index: Any) -> list[str]:
 
 
 def contains(texts: list[str], answers: tuple[str, ...]) -> bool:
+    """Does any of the texts contain one of the expected answers?"""
     from qa.evaluate import contains_any
 
     return any(contains_any(t, answers) for t in texts)
 
 
-def bench_corpus(corpus: Corpus, embedder: Any, model: Any, n_questions: int) -> dict[str, Any]:
+def flat_index(model: Any, texts: list[str]) -> tuple[Any, float]:
+    """IndexFlatIP over the texts as SentenceTransformer.encode embeds them, and the encoding's seconds."""
     import faiss
     import torch
 
-    from qa import QA, Settings
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        vecs = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    seconds = time.perf_counter() - t0
+    flat = faiss.IndexFlatIP(vecs.shape[1])
+    flat.add(np.ascontiguousarray(vecs, dtype=np.float32))
+    return flat, seconds
+
+
+def time_baseline(model: Any, flat: Any, question: str, t: dict[str, list[float]]) -> list[int]:
+    """One question through encode() and IndexFlatIP, timed into t; the top 5 chunk ids."""
+    import torch
+
+    a = time.perf_counter()
+    with torch.inference_mode():
+        v = model.encode([question], batch_size=1, normalize_embeddings=True, convert_to_numpy=True)
+    b = time.perf_counter()
+    _, ids = flat.search(np.ascontiguousarray(v, dtype=np.float32), 5)
+    c = time.perf_counter()
+    t["st_encode"].append(b - a)
+    t["st_search"].append(c - b)
+    t["st_total"].append(c - a)
+    return [int(i) for i in ids[0] if i >= 0]
+
+
+def time_project(qa: Any, embedder: Any, question: str, t: dict[str, list[float]]) -> list[Any]:
+    """One question through embed_query and retrieve, then QA.ask, timed into t; the top 5 hits."""
     from qa.question import parse
     from qa.retrieve import retrieve
+
+    query = parse(question)
+    a = time.perf_counter()
+    vec = embedder.embed_query(query.search)
+    b = time.perf_counter()
+    hits = retrieve(qa.index, query, vec, 5)
+    c = time.perf_counter()
+    qa.ask(question)
+    d = time.perf_counter()
+    t["embed_query"].append(b - a)
+    t["retrieve"].append(c - b)
+    t["embed_retrieve"].append(c - a)
+    t["qa_ask"].append(d - c)
+    return list(hits)
+
+
+def bench_corpus(corpus: Corpus, embedder: Any, model: Any, n_questions: int) -> dict[str, Any]:
+    """Both paths on one corpus: latency of each step, and how often the answer is in the top 5."""
+    from qa import QA, Settings
 
     index_dir = tmpdir(f"baseline-{corpus.name}")
     try:
         build(corpus, embedder, index_dir)
         qa = QA(Settings.from_env(env={}, index_dir=index_dir), embedder=embedder)
-        index = qa.index
-        texts = chunk_texts(index)
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            vecs = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-        base_index_s = time.perf_counter() - t0
-        flat = faiss.IndexFlatIP(vecs.shape[1])
-        flat.add(np.ascontiguousarray(vecs, dtype=np.float32))
+        texts = chunk_texts(qa.index)
+        flat, base_index_s = flat_index(model, texts)
         questions = corpus.questions[:n_questions]
         answers = corpus.answers[:n_questions]
         for q in questions[:10]:  # warm both paths
             model.encode([q], normalize_embeddings=True)
             qa.ask(q)
-        t: dict[str, list[float]] = {
-            k: []
-            for k in (
-                "st_encode",
-                "st_search",
-                "st_total",
-                "embed_query",
-                "retrieve",
-                "embed_retrieve",
-                "qa_ask",
-            )
-        }
+        t: dict[str, list[float]] = {k: [] for k in STEPS}
         hit_base = hit_ours = answerable = 0
         for q, ans in zip(questions, answers, strict=True):
-            a = time.perf_counter()
-            with torch.inference_mode():
-                v = model.encode([q], batch_size=1, normalize_embeddings=True, convert_to_numpy=True)
-            b = time.perf_counter()
-            _, ids = flat.search(np.ascontiguousarray(v, dtype=np.float32), 5)
-            c = time.perf_counter()
-            t["st_encode"].append(b - a)
-            t["st_search"].append(c - b)
-            t["st_total"].append(c - a)
-            query = parse(q)
-            a = time.perf_counter()
-            vec = embedder.embed_query(query.search)
-            b = time.perf_counter()
-            hits = retrieve(index, query, vec, 5)
-            c = time.perf_counter()
-            qa.ask(q)
-            d = time.perf_counter()
-            t["embed_query"].append(b - a)
-            t["retrieve"].append(c - b)
-            t["embed_retrieve"].append(c - a)
-            t["qa_ask"].append(d - c)
+            ids = time_baseline(model, flat, q, t)
+            hits = time_project(qa, embedder, q, t)
             if ans:
                 answerable += 1
-                hit_base += contains([texts[i] for i in ids[0] if i >= 0], ans)
+                hit_base += contains([texts[i] for i in ids], ans)
                 hit_ours += contains([h.chunk.text for h in hits], ans)
         return {
             "corpus": corpus.name,
-            "chunks": index.n_chunks,
+            "chunks": qa.index.n_chunks,
             "questions": len(questions),
             "baseline_index_encode_s": round(base_index_s, 2),
             "latency_ms": {k: summary_ms(v) for k, v in t.items()},
@@ -131,6 +143,7 @@ def bench_corpus(corpus: Corpus, embedder: Any, model: Any, n_questions: int) ->
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Measure both paths on the sample corpus and the SQuAD slice; print and write the result."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     p.add_argument("--questions", type=int, default=300)
@@ -158,51 +171,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def report_table(r: dict[str, Any]) -> str:
+    """Per corpus, a row for each path: embedding and whole p50, p95, answer in top 5."""
     rows = []
     for run in r["runs"]:
-        lat = run["latency_ms"]
-        hit = run["answer_in_top5"]
-        rows.append(
-            [
-                run["corpus"],
-                "sentence-transformers encode + IndexFlatIP",
-                lat["st_encode"]["p50"],
-                lat["st_total"]["p50"],
-                lat["st_total"]["p95"],
-                hit["baseline_dense_flat"],
-            ]
-        )
-        rows.append(
-            [
-                run["corpus"],
-                "project: embed_query + hybrid retrieve",
-                lat["embed_query"]["p50"],
-                lat["embed_retrieve"]["p50"],
-                lat["embed_retrieve"]["p95"],
-                hit["project_hybrid"],
-            ]
-        )
-        rows.append(
-            [
-                run["corpus"],
-                "project: QA.ask (with the answer)",
-                None,
-                lat["qa_ask"]["p50"],
-                lat["qa_ask"]["p95"],
-                None,
-            ]
-        )
-    return table(
-        [
-            "corpus",
-            "path (in-process, no HTTP)",
-            "embed p50 ms",
-            "total p50 ms",
-            "total p95 ms",
-            "answer in top 5",
-        ],
-        rows,
-    )
+        lat, hit = run["latency_ms"], run["answer_in_top5"]
+        for label, embed, total, hit_key in PATHS:
+            embed_p50 = lat[embed]["p50"] if embed else None
+            found = hit[hit_key] if hit_key else None
+            rows.append([run["corpus"], label, embed_p50, lat[total]["p50"], lat[total]["p95"], found])
+    headers = ["corpus", "path (in-process, no HTTP)", "embed p50 ms", "total p50 ms", "total p95 ms"]
+    return table([*headers, "answer in top 5"], rows)
 
 
 if __name__ == "__main__":

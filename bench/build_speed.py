@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,14 +25,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    DEFAULT_SQUAD,
-    PY,
-    background_load,
-    finish,
-    run_child,
-    table,
-    tmpdir,
+from bench.child import run_child
+from bench.corpora import DEFAULT_SQUAD
+from bench.machine import background_load
+from bench.paths import PY, tmpdir
+from bench.results import finish, table
+from bench.stats import median_of
+
+HEADERS = ["measurement", "seconds", "texts/s", "chunks/s", "peak RSS MiB"]
+# The three measurements: child, seconds key, texts/s key, chunks/s key (of the result).
+MEASUREMENTS = (
+    ("build", "build_s", "build_texts_per_s", "build_chunks_per_s"),
+    ("embed", "embed_documents_s", "embed_texts_per_s", None),
+    ("st", "sentence_transformers_encode_s", "st_texts_per_s", None),
 )
 
 
@@ -54,6 +59,7 @@ def generated_articles(n: int) -> list[Any]:
 
 
 def corpus_documents(args: argparse.Namespace) -> tuple[str, list[Any]]:
+    """The corpus's name and documents: generated articles, or the SQuAD slice when it is there."""
     if args.articles:
         return f"generated ({args.articles} articles)", generated_articles(args.articles)
     if args.squad.exists():
@@ -65,6 +71,7 @@ def corpus_documents(args: argparse.Namespace) -> tuple[str, list[Any]]:
 
 
 def peak_mib() -> float:
+    """This process's peak resident memory so far, in MiB."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -72,6 +79,7 @@ def peak_mib() -> float:
 
 
 def child_build(args: argparse.Namespace) -> dict[str, Any]:
+    """Build the index, recording the texts it embeds (to --texts-out) and the time embedding them."""
     from qa.build import build_index
     from qa.embed import Embedder
 
@@ -97,8 +105,6 @@ def child_build(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     Path(args.texts_out).write_text(json.dumps(recorded))
     size = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file())
-    import shutil
-
     shutil.rmtree(index_dir, ignore_errors=True)
     tokens = sum(min(embedder.max_tokens, embedder.count_tokens(t) + 2) for t in recorded)
     return {
@@ -117,6 +123,7 @@ def child_build(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_embed(args: argparse.Namespace) -> dict[str, Any]:
+    """Embedder.embed_documents on the recorded texts alone."""
     from qa.embed import Embedder
 
     texts = json.loads(Path(args.texts_in).read_text())
@@ -134,6 +141,7 @@ def child_embed(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_st(args: argparse.Namespace) -> dict[str, Any]:
+    """SentenceTransformer.encode on the recorded texts, batch 64."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -157,7 +165,51 @@ def child_st(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------- parent
 
 
+def measure(args: argparse.Namespace, texts_file: Path) -> dict[str, list[dict[str, Any]]]:
+    """--repeat rounds of the three children, interleaved so that a change in load falls on all alike."""
+    common = [PY, __file__, "--squad", str(args.squad), "--articles", str(args.articles)]
+    common += ["--threads", str(args.threads)]
+    runs: dict[str, list[dict[str, Any]]] = {"build": [], "embed": [], "st": []}
+    for i in range(args.repeat):
+        print(f"… round {i + 1}/{args.repeat}", flush=True)
+        runs["build"].append(run_child([*common, "--child", "build", "--texts-out", str(texts_file)], 1800))
+        runs["embed"].append(run_child([*common, "--child", "embed", "--texts-in", str(texts_file)], 1800))
+        runs["st"].append(run_child([*common, "--child", "st", "--texts-in", str(texts_file)], 1800))
+    return runs
+
+
+def figures(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The medians of the runs and the rates and ratios between them."""
+    b = runs["build"][0]
+    build_s, embed_s, st_s = (median_of(runs[k], "seconds") for k in ("build", "embed", "st"))
+    return {
+        "chunks": b["chunks"],
+        "sentences": b["sentences"],
+        "texts_embedded": b["texts_embedded"],
+        "tokens_embedded": b["tokens_embedded"],
+        "build_s": build_s,
+        "embedding_inside_build_s": median_of(runs["build"], "embedding_inside_build_s"),
+        "embed_documents_s": embed_s,
+        "sentence_transformers_encode_s": st_s,
+        "build_chunks_per_s": round(b["chunks"] / build_s, 1),
+        "build_texts_per_s": round(b["texts_embedded"] / build_s, 1),
+        "embed_texts_per_s": round(b["texts_embedded"] / embed_s, 1),
+        "st_texts_per_s": round(b["texts_embedded"] / st_s, 1),
+        "tokens_per_s_embed": round(b["tokens_embedded"] / embed_s),
+        "build_overhead_vs_embed": round(build_s / embed_s - 1, 3),
+        "build_vs_st_encode": round(build_s / st_s, 3),
+        "embed_speedup_vs_st": round(st_s / embed_s, 2),
+        "index_bytes_per_chunk": round(b["index_bytes"] / max(1, b["chunks"])),
+        "peak_rss_mib": {k: median_of(runs[k], "peak_rss_mib") for k in runs},
+        "peak_rss_after_model_load_mib": {
+            k: median_of(runs[k], "peak_rss_after_model_load_mib") for k in runs
+        },
+        "runs": runs,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Measure the build and the model alone (or, with --child, be one of the measurements)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     p.add_argument("--articles", type=int, default=0, help="use N generated articles instead of SQuAD")
@@ -174,97 +226,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     corpus_name, docs = corpus_documents(args)
     work = tmpdir("build-texts")
-    texts_file = work / "texts.json"
-    common = [
-        PY,
-        __file__,
-        "--squad",
-        str(args.squad),
-        "--articles",
-        str(args.articles),
-        "--threads",
-        str(args.threads),
-    ]
     load_before = background_load()
-    runs: dict[str, list[dict[str, Any]]] = {"build": [], "embed": [], "st": []}
-    for i in range(args.repeat):
-        # Interleaved, so that a change in the machine's load falls on all three alike.
-        print(f"… round {i + 1}/{args.repeat}", flush=True)
-        runs["build"].append(run_child([*common, "--child", "build", "--texts-out", str(texts_file)], 1800))
-        runs["embed"].append(run_child([*common, "--child", "embed", "--texts-in", str(texts_file)], 1800))
-        runs["st"].append(run_child([*common, "--child", "st", "--texts-in", str(texts_file)], 1800))
-
-    def med(kind: str, key: str) -> float:
-        return float(statistics.median(r[key] for r in runs[kind]))
-
-    b = runs["build"][0]
-    build_s, embed_s, st_s = med("build", "seconds"), med("embed", "seconds"), med("st", "seconds")
+    try:
+        runs = measure(args, work / "texts.json")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    fig = figures(runs)
     result = {
         "corpus": corpus_name,
         "documents": len(docs),
-        "chunks": b["chunks"],
-        "sentences": b["sentences"],
-        "texts_embedded": b["texts_embedded"],
-        "tokens_embedded": b["tokens_embedded"],
+        **{k: fig[k] for k in ("chunks", "sentences", "texts_embedded", "tokens_embedded")},
         "repeat": args.repeat,
         "background_load_cores_before": load_before,
-        "build_s": build_s,
-        "embedding_inside_build_s": med("build", "embedding_inside_build_s"),
-        "embed_documents_s": embed_s,
-        "sentence_transformers_encode_s": st_s,
-        "build_chunks_per_s": round(b["chunks"] / build_s, 1),
-        "build_texts_per_s": round(b["texts_embedded"] / build_s, 1),
-        "embed_texts_per_s": round(b["texts_embedded"] / embed_s, 1),
-        "st_texts_per_s": round(b["texts_embedded"] / st_s, 1),
-        "tokens_per_s_embed": round(b["tokens_embedded"] / embed_s),
-        "build_overhead_vs_embed": round(build_s / embed_s - 1, 3),
-        "build_vs_st_encode": round(build_s / st_s, 3),
-        "embed_speedup_vs_st": round(st_s / embed_s, 2),
-        "index_bytes_per_chunk": round(b["index_bytes"] / max(1, b["chunks"])),
-        "peak_rss_mib": {k: med(k, "peak_rss_mib") for k in runs},
-        "peak_rss_after_model_load_mib": {k: med(k, "peak_rss_after_model_load_mib") for k in runs},
-        "runs": runs,
+        **fig,
         "target_overhead": 0.15,
     }
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
     finish("build_speed", result, report_table)
     return result
 
 
-def report_table(r: dict[str, Any]) -> str:
-    rows = [
-        [
-            "qa build_index (all of it)",
-            r["build_s"],
-            r["build_texts_per_s"],
-            r["build_chunks_per_s"],
-            r["peak_rss_mib"]["build"],
-        ],
-        ["  of which embedding", r["embedding_inside_build_s"], None, None, None],
-        [
-            "Embedder.embed_documents alone",
-            r["embed_documents_s"],
-            r["embed_texts_per_s"],
-            None,
-            r["peak_rss_mib"]["embed"],
-        ],
-        [
-            "SentenceTransformer.encode alone",
-            r["sentence_transformers_encode_s"],
-            r["st_texts_per_s"],
-            None,
-            r["peak_rss_mib"]["st"],
-        ],
+def measurement_rows(r: dict[str, Any], labels: list[str]) -> list[list[Any]]:
+    """Rows of HEADERS for the build, the embedder alone and sentence-transformers alone."""
+    return [
+        [label, r[seconds], r[texts], r[chunks] if chunks else None, r["peak_rss_mib"][kind]]
+        for label, (kind, seconds, texts, chunks) in zip(labels, MEASUREMENTS, strict=True)
     ]
+
+
+def report_table(r: dict[str, Any]) -> str:
+    """The corpus, the overhead, and the three measurements side by side."""
+    labels = [
+        "qa build_index (all of it)",
+        "Embedder.embed_documents alone",
+        "SentenceTransformer.encode alone",
+    ]
+    rows = measurement_rows(r, labels)
+    rows.insert(1, ["  of which embedding", r["embedding_inside_build_s"], None, None, None])
     head = (
         f"{r['corpus']}: {r['documents']} documents → {r['chunks']} chunks + {r['sentences']} sentences "
         f"= {r['texts_embedded']} texts embedded ({r['tokens_embedded']:,} tokens)\n"
         f"build overhead over embedding alone: {r['build_overhead_vs_embed']:+.1%}; "
         f"direct embedding vs sentence-transformers: {r['embed_speedup_vs_st']}x\n\n"
     )
-    return head + table(["measurement", "seconds", "texts/s", "chunks/s", "peak RSS MiB"], rows)
+    return head + table(HEADERS, rows)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,7 @@ request, and no question text in it. Only loopback traffic; every loop is bounde
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,8 +26,14 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.child import child_env
+from bench.paths import PY, RESULTS, ROOT
+from bench.results import finish
+from bench.server import Server
+from bench.stats import percentile
+
 QUESTIONS = [
     "How much was Netflix's quarterly revenue?",
     "What did Sarandos say about Sora?",
@@ -43,33 +44,6 @@ QUESTIONS = [
     "What is the capital of France?",  # off-topic: an abstention is a 200 too
     "And what about the film industry?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"qa serve exited with {proc.returncode} before it was ready")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("qa serve was not ready in time")
 
 
 def run_load(base: str, clients: int, requests: int, timeout: float) -> dict[str, Any]:
@@ -137,7 +111,47 @@ def check_log(log: str, expected_asks: int) -> dict[str, Any]:
     return {"ask_lines": len(asks), "expected": expected_asks, "question_text_in_log": leaked}
 
 
+def report(result: dict[str, Any]) -> str:
+    """The figures as aligned lines of name and value."""
+    lat = result["latency_ms"]
+    rows = [
+        ("clients", result["clients"]),
+        ("requests", result["requests"]),
+        ("wall time", f"{result['seconds']} s"),
+        ("requests/s", result["requests_per_s"]),
+        *((f"latency {k}", f"{lat[k]} ms") for k in ("p50", "p90", "p99", "max")),
+        ("errors", result["errors"]),
+        ("log lines /ask", f"{result['log']['ask_lines']} of {result['log']['expected']}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Index the bundled article with `qa index`, serve it, warm it up, load it; the figures and the log."""
+    index_dir = tmp / "index"
+    t0 = time.perf_counter()
+    subprocess.run(
+        [PY, "-m", "qa.cli", "index", "--index-dir", str(index_dir), "-q"],
+        check=True,
+        env=child_env(),
+        cwd=ROOT,
+    )
+    build_s = time.perf_counter() - t0
+    with Server(index_dir) as server:
+        startup_s = server.wait_ready(timeout=180)
+        if args.warmup:
+            run_load(server.url, min(args.clients, args.warmup), args.warmup, args.timeout)
+        print(f"Load: {args.requests} requests from {args.clients} clients on {server.url} ...", flush=True)
+        result = run_load(server.url, args.clients, args.requests, args.timeout)
+    result["log"] = check_log(server.output, args.warmup + args.requests)
+    result["index_build_s"] = round(build_s, 1)
+    result["server_startup_s"] = round(startup_s, 1)
+    return result
+
+
 def main() -> int:
+    """Run the load test; print and write the figures; 1 if there was an error or a log problem."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -147,67 +161,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60, help="per-request timeout in seconds")
     parser.add_argument("--out", type=Path, default=RESULTS / "load.json", help="where to write the JSON")
     args = parser.parse_args()
-    if args.clients < 1 or args.requests < 1:
-        parser.error("--clients and --requests must be at least 1")
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    qa = [sys.executable, "-m", "qa.cli"]
+    if args.clients < 1 or args.requests < 1 or args.warmup < 0:
+        parser.error("--clients and --requests must be at least 1, --warmup at least 0")
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
-        index_dir = Path(tmp) / "index"
-        t0 = time.perf_counter()
-        subprocess.run([*qa, "index", "--index-dir", str(index_dir), "-q"], check=True, env=env, cwd=ROOT)
-        build_s = time.perf_counter() - t0
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log_path = Path(tmp) / "serve.log"
-        with log_path.open("wb") as log_file:
-            server = subprocess.Popen(
-                [*qa, "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
-                stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-            )  # fmt: skip
-            try:
-                t0 = time.perf_counter()
-                wait_healthy(base, server)
-                startup_s = time.perf_counter() - t0
-                run_load(base, min(args.clients, args.warmup), args.warmup, args.timeout)
-                print(f"Load: {args.requests} requests from {args.clients} clients on {base} ...", flush=True)
-                result = run_load(base, args.clients, args.requests, args.timeout)
-            finally:
-                server.send_signal(signal.SIGTERM)
-                try:
-                    server.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-        log = log_path.read_text(errors="replace")
-    result["log"] = check_log(log, args.warmup + args.requests)
-    result["index_build_s"] = round(build_s, 1)
-    result["server_startup_s"] = round(startup_s, 1)
-    result["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-    }
-    result["command"] = " ".join([Path(sys.executable).name, "bench/load.py", *sys.argv[1:]])
-
-    lat = result["latency_ms"]
-    rows = [
-        ("clients", result["clients"]),
-        ("requests", result["requests"]),
-        ("wall time", f"{result['seconds']} s"),
-        ("requests/s", result["requests_per_s"]),
-        ("latency p50", f"{lat['p50']} ms"),
-        ("latency p90", f"{lat['p90']} ms"),
-        ("latency p99", f"{lat['p99']} ms"),
-        ("latency max", f"{lat['max']} ms"),
-        ("errors", result["errors"]),
-        ("log lines /ask", f"{result['log']['ask_lines']} of {result['log']['expected']}"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"Wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+        result = measure(args, Path(tmp))
+    result["command"] = " ".join([Path(PY).name, "bench/load.py", *sys.argv[1:]])
+    finish("load", result, report, path=args.out)
     bad_log = result["log"]["ask_lines"] != result["log"]["expected"] or result["log"]["question_text_in_log"]
     if result["errors"] or bad_log:
         print("FAILED: errors or log problems, see the JSON", file=sys.stderr)

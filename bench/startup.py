@@ -11,25 +11,19 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    PY,
-    Server,
-    background_load,
-    build,
-    finish,
-    rss_mib,
-    run_child,
-    sample_corpus,
-    table,
-    tmpdir,
-)
+from bench.child import run_child
+from bench.corpora import build, sample_corpus
+from bench.machine import background_load, rss_mib
+from bench.paths import PY, tmpdir
+from bench.results import finish, table
+from bench.server import Server
+from bench.stats import median_of
 
 IMPORT_WEB = """
 import json, time, sys
@@ -56,6 +50,7 @@ print(json.dumps({"backend": e.backend, "load_s": round(t1 - t, 3), "first_query
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Start the server --repeat times, time the imports and model loads; print and write the result."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args(argv)
@@ -67,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         corpus = sample_corpus()
         build(corpus, Embedder(), index_dir)
         load_before = background_load()
-        starts = []
+        starts: list[dict[str, Any]] = []
         for i in range(args.repeat):
             print(f"… start {i + 1}/{args.repeat}", flush=True)
             with Server(index_dir) as server:
@@ -82,24 +77,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         shutil.rmtree(index_dir, ignore_errors=True)
 
-    def med(rows: list[dict[str, Any]], key: str) -> float:
-        return float(statistics.median(r[key] for r in rows))
-
     result = {
         "corpus": "sample",
         "repeat": args.repeat,
         "background_load_cores_before": load_before,
-        "ready_s_median": med(starts, "ready_s"),
+        "ready_s_median": median_of(starts, "ready_s"),
         "ready_s_max": max(s["ready_s"] for s in starts),
-        "rss_mib_median": med(starts, "rss_mib"),
+        "rss_mib_median": median_of(starts, "rss_mib"),
         "starts": starts,
-        "import_web_app_s": med(imports, "import_web_app_s"),
+        "import_web_app_s": median_of(imports, "import_web_app_s"),
         "heavy_modules_after_import": imports[0]["heavy_modules_imported"],
         "model_load": {
             b: {
-                "load_s": med(rows, "load_s"),
-                "first_query_s": med(rows, "first_query_s"),
-                "peak_rss_mib": med(rows, "peak_rss_mib"),
+                "load_s": median_of(rows, "load_s"),
+                "first_query_s": median_of(rows, "first_query_s"),
+                "peak_rss_mib": median_of(rows, "peak_rss_mib"),
                 "modules": rows[0]["modules"],
             }
             for b, rows in loads.items()
@@ -111,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def report_table(r: dict[str, Any]) -> str:
+    """Each step's seconds and memory, and which heavy modules web.app imports."""
     rows = [
         ["qa serve → /healthz 200 (median)", r["ready_s_median"], r["rss_mib_median"]],
         ["qa serve → /healthz 200 (slowest)", r["ready_s_max"], None],
