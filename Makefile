@@ -41,7 +41,7 @@ test: install browser lint
 lint: install
 	$(BIN)/ruff check qa web tests bench
 	$(BIN)/ruff format --check qa web tests bench
-	$(BIN)/mypy qa web
+	$(BIN)/mypy qa web bench
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -26,19 +26,19 @@ def verdicts(path: Path) -> list[dict[str, Any]]:
     from qa.answer.abstain import refusals
     from qa.answer.candidates import score_sentences
     from qa.answer.score import rank_candidates, term_stats
-    from qa.build import build_index
+    from qa.build import BuildOptions, build_index
     from qa.config import Settings
     from qa.embed import Embedder
     from qa.evaluate import load_dataset
+    from qa.index import Index
     from qa.question import parse
     from qa.retrieve import retrieve
-    from qa.store import Index
 
     settings = Settings.from_env(env={})
     data = load_dataset(path)
     embedder = Embedder.from_settings(settings)
     index_dir = tmpdir("abstention")
-    build_index(data.documents, embedder, index_dir, incremental=False)
+    build_index(data.documents, embedder, index_dir, BuildOptions(incremental=False))
     index = Index(index_dir)
     items = [conv[0] for conv in data.items]
     vectors = embedder.embed_queries([i.question for i in items])

@@ -85,7 +85,7 @@ def baseline(dataset: Path, index_dir: Path) -> dict[str, Any]:
     """Answer hit and length of the baseline over one dataset (first turns and follow-ups alike)."""
     from qa.embed import Embedder
     from qa.evaluate import contains_any, load_dataset
-    from qa.store import Index
+    from qa.index import Index
 
     data = load_dataset(dataset)
     embedder = Embedder(answer_model="none")
@@ -108,14 +108,14 @@ def baseline(dataset: Path, index_dir: Path) -> dict[str, Any]:
 
 def build_for(dataset: Path, answer_model: str) -> Path:
     """An index of the dataset's own articles (or of the bundled one), built with that model."""
-    from qa.build import build_index
+    from qa.build import BuildOptions, build_index
     from qa.embed import Embedder
     from qa.evaluate import load_dataset
     from qa.ingest import bundled_corpus, load_documents
 
     docs = load_dataset(dataset).documents or load_documents([bundled_corpus()]).documents
     index_dir = tmpdir(f"quality-{answer_model}")
-    build_index(docs, Embedder(answer_model=answer_model), index_dir, incremental=False)
+    build_index(docs, Embedder(answer_model=answer_model), index_dir, BuildOptions(incremental=False))
     return index_dir
 
 

@@ -80,7 +80,7 @@ def peak_mib() -> float:
 
 def child_build(args: argparse.Namespace) -> dict[str, Any]:
     """Build the index, recording the texts it embeds (to --texts-out) and the time embedding them."""
-    from qa.build import build_index
+    from qa.build import BuildOptions, build_index
     from qa.embed import Embedder
 
     _, docs = corpus_documents(args)
@@ -101,7 +101,7 @@ def child_build(args: argparse.Namespace) -> dict[str, Any]:
     embedder.embed_documents = recording  # type: ignore[method-assign]
     index_dir = tmpdir("build")
     t0 = time.perf_counter()
-    report = build_index(docs, embedder, index_dir, incremental=False)
+    report = build_index(docs, embedder, index_dir, BuildOptions(incremental=False))
     seconds = time.perf_counter() - t0
     Path(args.texts_out).write_text(json.dumps(recorded))
     size = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file())

@@ -49,6 +49,6 @@ def squad_corpus(path: Path | None) -> Corpus | None:
 
 def build(corpus: Corpus, embedder: Any, index_dir: Path) -> Any:
     """Build a fresh index of the corpus (no reuse of an earlier one)."""
-    from qa.build import build_index
+    from qa.build import BuildOptions, build_index
 
-    return build_index(corpus.documents, embedder, index_dir, incremental=False)
+    return build_index(corpus.documents, embedder, index_dir, BuildOptions(incremental=False))

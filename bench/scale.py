@@ -10,8 +10,8 @@ Synthetic data, seeded:
   own topic words; a query names two topic words of its document and one other word of one of its chunks
   (titles are two topic words).
 
-The index is written by qa.store.write_generation (SQLite + FTS5 the way the product writes it,
-and the FAISS index type it picks by size), loaded by qa.store.Index in a fresh process (memory
+The index is written by qa.index.write_generation (SQLite + FTS5 the way the product writes it,
+and the FAISS index type it picks by size), loaded by qa.index.Index in a fresh process (memory
 per chunk from VmRSS), and asked through Index.search_dense, Index.search_lexical and
 qa.retrieve.retrieve. Recall@10 is against exact search (IndexFlatIP) on the same vectors.
 Alternatives measured on the same vectors: HNSW efSearch and IVF nprobe sweeps; flat and HNSW
@@ -79,7 +79,7 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     import faiss
 
     from qa.config import Settings
-    from qa.store import Index
+    from qa.index import Index
 
     work = Path(args.work)
     queries = np.load(work / "queries.npy")
@@ -95,22 +95,22 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
     times = search_times(index, queries, texts, k, top_k)
     matches = times.pop("lexical_matches")
     found = [[c for c, _ in index.search_dense(q, 10)] for q in queries]
-    hnsw = hasattr(index.faiss, "hnsw")
+    hnsw = hasattr(index.dense, "hnsw")
     return {
         "chunks": n,
         "k": k,
         "top_k": top_k,
-        "faiss_index": type(index.faiss).__name__,
-        "faiss_params": hnsw_params(index.faiss),
+        "faiss_index": type(index.dense).__name__,
+        "faiss_params": hnsw_params(index.dense),
         "load_s": round(load_s, 2),
         "rss_before_load_mib": before,
         "rss_after_load_mib": after,
         "memory_per_chunk_bytes": round((after - before) * 1024 * 1024 / n),
-        "faiss_bytes_per_chunk": round(index_bytes(index.faiss) / n),
+        "faiss_bytes_per_chunk": round(index_bytes(index.dense) / n),
         **times,
         "lexical_matches_per_query_p50": float(percentile(matches, 50)) if matches else 0.0,
         "found_top10": [(f + [-1] * 10)[:10] for f in found],
-        "hnsw_ef_sweep": ef_sweep(index.faiss, queries, np.load(work / "exact.npy")) if hnsw else [],
+        "hnsw_ef_sweep": ef_sweep(index.dense, queries, np.load(work / "exact.npy")) if hnsw else [],
         "faiss_threads": faiss.omp_get_max_threads(),
     }
 
@@ -119,8 +119,9 @@ def child_query(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def write_product(index_dir: Path, prepared: list[Any], n: int) -> dict[str, Any]:
-    """qa.store.write_generation as the product writes an index, with the FAISS part timed apart."""
-    import qa.store as store
+    """qa.index.write_generation as the product writes an index, with the FAISS part timed apart."""
+    import qa.index.write as store
+    from qa.index import current_generation
 
     faiss_time = {}
     original = store.build_faiss
@@ -135,11 +136,11 @@ def write_product(index_dir: Path, prepared: list[Any], n: int) -> dict[str, Any
     print(f"… write_generation ({'hnsw' if n >= store.HNSW_THRESHOLD else 'flat'})", flush=True)
     t0 = time.perf_counter()
     try:
-        store.write_generation(index_dir, prepared, {"model": "synthetic", "chunker": {}}, DIM)
+        store.write_generation(index_dir, prepared, "synthetic", {}, DIM)
     finally:
         store.build_faiss = original
     total = time.perf_counter() - t0
-    gen_dir = store.current_generation(index_dir)
+    gen_dir = current_generation(index_dir)
     assert gen_dir is not None
     files = {f.name: f.stat().st_size for f in gen_dir.iterdir()}
     return {

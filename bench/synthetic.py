@@ -126,10 +126,10 @@ def _vectors(gen: Generator, docs: int, seed: int) -> np.ndarray:
 
 
 def make_prepared(gen: Generator, n_chunks: int, seed: int = 0) -> tuple[list[Any], np.ndarray]:
-    """Prepared documents for qa.store.write_generation, and all chunk vectors."""
+    """Prepared documents for qa.index.write_generation, and all chunk vectors."""
+    from qa.index import Prepared
     from qa.ingest import make_document
     from qa.records import Chunk
-    from qa.store import Prepared
 
     docs = math.ceil(n_chunks / CHUNKS_PER_DOC)
     vectors = _vectors(gen, docs, seed)
