@@ -14,12 +14,15 @@ import pytest
 from conftest import FakeEncoder
 
 import qa.embed
+import qa.embed.load
 from qa import QA, Settings
 from qa.build import BuildOptions, build_index, split_document, update_index
 from qa.cli import main
 from qa.embed import Embedder
 from qa.index import Index, current_generation
 from qa.ingest import bundled_corpus, load_documents
+
+REAL_FROM_SETTINGS = qa.embed.Embedder.from_settings
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -274,7 +277,9 @@ def test_cli_unchanged_corpus_skips_the_model_and_keeps_the_generation(
     def no_model(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(qa.embed.Embedder, "from_settings", no_model)
+    # The real embedder of the settings, whose model would load on first use: it never does.
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", REAL_FROM_SETTINGS)
+    monkeypatch.setattr(qa.embed.load, "load_encoder", no_model)
     code, out, _ = run(capsys, "index", str(corpus), "--index-dir", str(index_dir), "-q")
     assert code == 0
     assert out.startswith("Indexed 4 document(s)") and "(embedded 0, reused 4, removed 0)" in out

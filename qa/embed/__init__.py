@@ -35,7 +35,7 @@ from qa.embed.base import (
 )
 from qa.embed.batch import MAX_QUERY_BATCH, QueryBatcher
 from qa.embed.direct import DirectBert, direct_plan
-from qa.embed.load import ModelOptions, load_encoder
+from qa.embed.load import Deferred, ModelOptions, load_encoder
 from qa.embed.process import ModelProcess
 from qa.embed.st import STBackend
 
@@ -44,6 +44,7 @@ __all__ = [
     "LAYER_TENSORS",
     "MAX_QUERY_BATCH",
     "QKV",
+    "Deferred",
     "DirectBert",
     "Embedder",
     "Encoder",
@@ -82,23 +83,44 @@ class Embedder:
         elif options:
             raise TypeError(f"Embedder takes an encoder or options to load one, not both: {sorted(options)}")
         self.encoder = encoder
-        self.runtime = runtime or Runtime()
-        self.name = encoder.name
-        self.dimension = int(encoder.dimension)
-        self.max_tokens = int(encoder.max_tokens)
+        self._runtime = runtime
         self._lock = threading.Lock()  # one model call at a time: the cores are already all in use
         self._batcher = QueryBatcher(self._encode, max_query_batch)
 
     @classmethod
     def from_settings(cls, settings: Settings, process: bool = False) -> Embedder:
-        """The embedder the settings describe (model, answer model, threads, precision)."""
-        return cls(
+        """The embedder the settings describe (model, answer model, threads, precision). The model
+        loads when first needed: an index build that finds nothing changed never loads it."""
+        deferred = Deferred(
             model=settings.embed_model,
             threads=settings.threads,
             precision=settings.embed_precision,
             process=process,
             answer_model=settings.answer_model,
         )
+        return cls(deferred)
+
+    @property
+    def name(self) -> str:
+        """The model's name, as an index records it."""
+        return self.encoder.name
+
+    @property
+    def dimension(self) -> int:
+        """Length of a vector."""
+        return int(self.encoder.dimension)
+
+    @property
+    def max_tokens(self) -> int:
+        """Longer texts are truncated."""
+        return int(self.encoder.max_tokens)
+
+    @property
+    def runtime(self) -> Runtime:
+        """How the model runs (a deferred model is loaded to tell)."""
+        if self._runtime is None:
+            self._runtime = self.encoder.load()[1] if isinstance(self.encoder, Deferred) else Runtime()
+        return self._runtime
 
     @property
     def backend(self) -> str:
@@ -172,7 +194,7 @@ class Embedder:
 
     def close(self) -> None:
         """Stop the model process, if the model runs in one."""
-        if isinstance(self.encoder, ModelProcess):
+        if isinstance(self.encoder, ModelProcess | Deferred):
             self.encoder.close()
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -37,9 +37,20 @@ HUB_ENVIRONMENT = {
 class Encoder(Protocol):
     """A model that turns texts into vectors: all that `Embedder` needs of one."""
 
-    name: str  # what an index records: the base model, '+' the answer model when one is laid over it
-    dimension: int
-    max_tokens: int  # longer texts are truncated
+    @property
+    def name(self) -> str:
+        """What an index records: the base model, '+' the answer model when one is laid over it."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of a vector."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longer texts are truncated."""
+        ...
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would see for `text`, without special tokens."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TypedDict
+import threading
+from typing import TypedDict, Unpack
+
+import numpy as np
 
 from qa.config import DEFAULT_MODEL, PRECISIONS
 from qa.embed.base import Encoder, Runtime, configure_threads, offline_hub, resolve_model
@@ -13,7 +16,7 @@ from qa.embed.direct import DirectBert, direct_plan
 from qa.embed.process import ModelProcess
 from qa.embed.st import STBackend
 from qa.errors import ModelUnavailable
-from qa.model import Delta, load_delta, resolve_delta
+from qa.model import Delta, load_delta, model_name, resolve_delta
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,57 @@ def load_encoder(
         answer_model=answer_model,
     )
     return remote, remote.runtime
+
+
+class Deferred:
+    """An encoder that loads its model on first use. Its name is known before (qa.model's
+    model_name), so a build that finds nothing to embed never loads the model."""
+
+    def __init__(self, **options: Unpack[ModelOptions]) -> None:
+        self._options = options
+        self._name = model_name(options.get("model", DEFAULT_MODEL), options.get("answer_model", "auto"))
+        self._loaded: tuple[Encoder, Runtime] | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> tuple[Encoder, Runtime]:
+        """The encoder and how it runs, loading the model the first time."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = load_encoder(**self._options)
+            return self._loaded
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded."""
+        return self._loaded is not None
+
+    @property
+    def name(self) -> str:
+        """The model's name, without loading it (the loaded encoder's once it is loaded)."""
+        return self._loaded[0].name if self._loaded else self._name
+
+    @property
+    def dimension(self) -> int:
+        """Length of a vector (loads the model)."""
+        return self.load()[0].dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest text the model reads (loads the model)."""
+        return self.load()[0].max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would see for `text` (loads the model)."""
+        return self.load()[0].count_tokens(text)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors for `texts` (loads the model)."""
+        return self.load()[0].encode(texts)
+
+    def close(self) -> None:
+        """Stop the model process, if the model was loaded into one."""
+        if self._loaded is not None and isinstance(self._loaded[0], ModelProcess):
+            self._loaded[0].close()
 
 
 def load_local(
