@@ -27,8 +27,13 @@ class Document:
     source: str
     text: str
     content_hash: str
-    published: str | None = None
+    published: str | None = None  # ISO 8601 date (or date and time), when any source gives one
     headings: tuple[Span, ...] = ()
+    url: str | None = None  # the canonical address of a web article
+    site: str | None = None  # the publication's name, or else the host
+    author: str | None = None
+    # Every address the story was found at: its own and those of syndicated copies folded into it.
+    urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class Hit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     published: str | None = None
+    url: str | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ class Citation:
     passage_start: int
     section: str | None = None
     published: str | None = None
+    url: str | None = None
+    site: str | None = None
 
 
 # What an answer says when the indexed articles don't answer the question.

@@ -65,6 +65,8 @@ def retrieve(
                 title=doc.title,
                 source=doc.source,
                 published=doc.published,
+                url=doc.url,
+                site=doc.site,
                 score=fused[cid],
                 dense_score=dense_score.get(cid, 0.0),
                 dense_rank=dense_rank.get(cid),

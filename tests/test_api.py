@@ -31,6 +31,8 @@ CITATION_KEYS = {
     "passage_start",
     "section",
     "published",
+    "url",
+    "site",
 }
 QUESTIONS = [
     "What did Sarandos say about Sora?",

@@ -44,7 +44,9 @@ class CitationOut(BaseModel):
     score: float = Field(description="Retrieval score of the passage (fusion of vector and keyword ranks).")
     passage_start: int = Field(description="Offset of `text` in the document.")
     section: str | None = Field(default=None, description="Section heading above the passage.")
-    published: str | None = None
+    published: str | None = Field(default=None, description="Publication date (ISO 8601), when known.")
+    url: str | None = Field(default=None, description="Canonical address of a web article.")
+    site: str | None = Field(default=None, description="The publication's name, or else the host.")
 
 
 class AskResponse(BaseModel):

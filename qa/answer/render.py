@@ -22,6 +22,8 @@ def citation(hit: Hit, start: int, end: int, cid: int) -> Citation:
         passage_start=hit.chunk.start,
         section=hit.chunk.section,
         published=hit.published,
+        url=hit.url,
+        site=hit.site,
     )
 
 

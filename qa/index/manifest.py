@@ -11,7 +11,7 @@ from typing import Any
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
 from qa.index.layout import current_generation
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: documents carry url, site, author and urls
 MANIFEST = "manifest.json"
 
 

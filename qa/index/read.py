@@ -25,9 +25,9 @@ from qa.index.rows import (
     DOCUMENT_COLUMNS,
     DOCUMENT_INFO_COLUMNS,
     SENTENCE_COLUMNS,
-    DocumentInfo,
     chunk_from_row,
     document_from_row,
+    document_info_from_row,
     sentence_from_row,
 )
 from qa.index.write import Prepared
@@ -112,7 +112,7 @@ class Index:
         self.n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         self.n_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
         rows = db.execute(f"SELECT {DOCUMENT_INFO_COLUMNS} FROM documents ORDER BY position")
-        self.documents = {r[0]: DocumentInfo(*r) for r in rows}
+        self.documents = {r[0]: document_info_from_row(r) for r in rows}
 
     @property
     def db(self) -> sqlite3.Connection:

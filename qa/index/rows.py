@@ -11,7 +11,7 @@ from qa.records import Chunk, Document, Sentence, Span
 SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, position INTEGER, title TEXT, source TEXT, published TEXT,
-    content_hash TEXT, text TEXT, headings TEXT);
+    content_hash TEXT, text TEXT, headings TEXT, url TEXT, site TEXT, author TEXT, urls TEXT);
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT, idx INTEGER, start INTEGER, "end" INTEGER,
     first INTEGER, last INTEGER, section TEXT, text TEXT);
@@ -29,8 +29,10 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(
 SENTENCE_COUNT_TERM = "__sentences__"
 
 # Column lists in the order the mappers below read and write them.
-DOCUMENT_COLUMNS = "doc_id, position, title, source, published, content_hash, text, headings"
-DOCUMENT_INFO_COLUMNS = "doc_id, title, source, published, content_hash"
+DOCUMENT_COLUMNS = (
+    "doc_id, position, title, source, published, content_hash, text, headings, url, site, author, urls"
+)
+DOCUMENT_INFO_COLUMNS = "doc_id, title, source, published, content_hash, url, site, author, urls"
 CHUNK_COLUMNS = 'id, doc_id, idx, start, "end", first, last, section, text'
 SENTENCE_COLUMNS = 'id, doc_id, idx, start, "end", section, paragraph, text'
 
@@ -44,21 +46,38 @@ class DocumentInfo:
     source: str
     published: str | None
     content_hash: str
+    url: str | None = None
+    site: str | None = None
+    author: str | None = None
+    urls: tuple[str, ...] = ()
+
+
+def document_info_from_row(row: tuple[Any, ...]) -> DocumentInfo:
+    """A DocumentInfo from a documents row (DOCUMENT_INFO_COLUMNS)."""
+    doc_id, title, source, published, content_hash, url, site, author, urls = row
+    return DocumentInfo(
+        doc_id, title, source, published, content_hash, url, site, author, tuple(json.loads(urls))
+    )
 
 
 def document_row(doc: Document, position: int) -> tuple[Any, ...]:
     """A documents row (DOCUMENT_COLUMNS)."""
-    headings = json.dumps([[h.start, h.end] for h in doc.headings])
-    return (doc.doc_id, position, doc.title, doc.source, doc.published, doc.content_hash, doc.text, headings)
+    d = doc
+    headings = json.dumps([[h.start, h.end] for h in d.headings])
+    return (
+        d.doc_id, position, d.title, d.source, d.published, d.content_hash, d.text, headings,
+        d.url, d.site, d.author, json.dumps(list(d.urls)),
+    )  # fmt: skip
 
 
 def document_from_row(row: tuple[Any, ...]) -> Document:
     """A Document from a documents row (DOCUMENT_COLUMNS)."""
-    doc_id, _, title, source, published, content_hash, text, headings = row
+    doc_id, _, title, source, published, content_hash, text, headings, url, site, author, urls = row
     spans = tuple(Span(a, b) for a, b in json.loads(headings))
     return Document(
         doc_id=doc_id, title=title, source=source, text=text, content_hash=content_hash,
-        published=published, headings=spans,
+        published=published, headings=spans, url=url, site=site, author=author,
+        urls=tuple(json.loads(urls)),
     )  # fmt: skip
 
 

@@ -95,7 +95,7 @@ def _write_sqlite(path: Path, prepared: Sequence[Prepared]) -> None:
         chunk_id = sent_id = 0
         for position, p in enumerate(prepared):
             d = p.document
-            db.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)", document_row(d, position))
+            db.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", document_row(d, position))
             for c in p.chunks:
                 db.execute("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)", chunk_row(c, chunk_id))
                 db.execute(

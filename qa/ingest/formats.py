@@ -43,11 +43,16 @@ def make_document(
     body: str,
     headings: list[Span] | tuple[Span, ...] = (),
     published: str | None = None,
+    url: str | None = None,
+    site: str | None = None,
+    author: str | None = None,
 ) -> Document:
-    """Build a Document: cut any trailing link block, then hash the content that remains."""
+    """Build a Document: cut any trailing link block, then hash the content that remains (and
+    its metadata, so a changed date or byline is stored again)."""
     body, headings = _cut_link_block(body, list(headings))
     title = " ".join(title.split())[:300]
-    digest = hashlib.sha256(f"{title}\n{published or ''}\n{body}".encode()).hexdigest()
+    meta = "\n".join(x or "" for x in (title, published, url, site, author))
+    digest = hashlib.sha256(f"{meta}\n{body}".encode()).hexdigest()
     doc_id = hashlib.sha1(source.encode()).hexdigest()[:16]
     return Document(
         doc_id=doc_id,
@@ -57,6 +62,10 @@ def make_document(
         content_hash=digest,
         published=published,
         headings=tuple(headings),
+        url=url,
+        site=site,
+        author=author,
+        urls=(url,) if url else (),
     )
 
 
