@@ -102,7 +102,7 @@ def test_html_prefers_article_drops_chrome_and_uses_h2_h3_headings(tmp_path: Pat
     )
     doc = only_document(path)
     assert doc.title == "The Article Headline"
-    assert doc.text == "First paragraph & more.\nDetails\nDetail text.\nDeeper\nDeep text."
+    assert doc.text == "First paragraph & more.\n\nDetails\n\nDetail text.\n\nDeeper\n\nDeep text."
     assert headings_of(doc) == ["Details", "Deeper"]
     for dropped in ("tracking", "color:red", "Site header", "Home | About", "advert", "Copyright", "Cookie"):
         assert dropped not in doc.text
@@ -123,7 +123,7 @@ def test_html_without_article_or_main_uses_body(tmp_path: Path) -> None:
     path = tmp_path / "plain.html"
     path.write_text("<html><body><p>One paragraph.</p><p>Another one.</p><footer>f</footer></body></html>")
     doc = only_document(path)
-    assert doc.text == "One paragraph.\nAnother one."
+    assert doc.text == "One paragraph.\n\nAnother one."
     assert doc.title == "plain"
 
 
@@ -323,7 +323,7 @@ TRUNCATED_HTML = [
     ("mid-comment", "<article><h1>Flood News</h1><p>The river flooded the valley.</p><!-- ad slot",
      "The river flooded the valley."),
     ("mid-text", "<article><h1>Flood News</h1><p>The river flooded the valley.</p><p>Officials said the wa",
-     "The river flooded the valley.\nOfficials said the wa"),
+     "The river flooded the valley.\n\nOfficials said the wa"),
     ("mid-script", "<article><h1>Flood News</h1><p>The river flooded the valley.</p><script>var x = '<p>",
      "The river flooded the valley."),
     ("mid-closing-tag", "<article><h1>Flood News</h1><p>The river flooded the valley.</",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import UnreadableFile
+from qa.ingest.article import earliest, extract_article
 from qa.ingest.formats import (
     decode,
     make_document,
@@ -22,7 +23,6 @@ from qa.ingest.formats import (
     parse_markdown,
     parse_text,
 )
-from qa.ingest.html import parse_html
 from qa.records import Document
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
@@ -116,8 +116,12 @@ def read_file(
     if size > max_file_bytes:
         raise UnreadableFile(_too_large(size, max_file_bytes))
     raw = _read_bounded(path, size, max_file_bytes)
-    text = decode(raw)
     source = str(path)
+    if suffix in (".html", ".htm"):
+        if b"\x00" in raw[:8192]:
+            raise UnreadableFile("binary file (contains NUL bytes), not text")
+        return [page_document(raw, source)]
+    text = decode(raw)
     if suffix == ".jsonl":
         problems: list[str] = []
         docs = parse_jsonl(text, source, problems)
@@ -126,8 +130,6 @@ def read_file(
     else:
         if suffix in (".md", ".markdown"):
             title, body, headings = parse_markdown(text)
-        elif suffix in (".html", ".htm"):
-            title, body, headings = parse_html(text)
         else:
             title, body, headings = parse_text(text)
         docs = [make_document(source, title or path.stem, body, headings)]
@@ -135,6 +137,26 @@ def read_file(
     if not docs:
         raise UnreadableFile("no article text found")
     return docs
+
+
+def page_document(
+    content: bytes, source: str, url: str | None = None, published: str | None = None
+) -> Document:
+    """The article of a web page as a Document; `url` is where it was fetched from and
+    `published` a date given elsewhere (a feed item's); the earliest credible date wins."""
+    article = extract_article(content, url)
+    if article is None:
+        raise UnreadableFile("no article text found")
+    return make_document(
+        source,
+        article.title or Path(source).stem,
+        article.body,
+        article.headings,
+        published=earliest([article.published, published]),
+        url=article.url or url,
+        site=article.site,
+        author=article.author,
+    )
 
 
 def _read_bounded(path: Path, size: int, limit: int) -> bytes:

@@ -1,4 +1,5 @@
-"""HTML pages → title, body text and heading spans, with the standard library's parser."""
+"""The hand-written HTML reader the product used before trafilatura (qa/ingest/article.py), kept
+as the baseline of bench/extraction.py."""
 
 from __future__ import annotations
 
