@@ -8,8 +8,9 @@ from qa.config import MAX_HISTORY_TURNS, MAX_TOP_K, MAX_TURN_CHARS, Settings
 from qa.errors import QAError
 from qa.ingest import bundled_corpus, load_documents
 from qa.pipeline import QA
-from qa.records import Answer, Chunk, Citation, Document, Hit, Sentence, Turn
+from qa.records import Answer, Chunk, Citation, Document, Filters, Hit, Sentence, Turn
 from qa.suggest import example_questions
+from qa.validate import parse_filters
 
 __all__ = [
     "MAX_HISTORY_TURNS",
@@ -22,6 +23,7 @@ __all__ = [
     "Chunk",
     "Citation",
     "Document",
+    "Filters",
     "Hit",
     "QAError",
     "Sentence",
@@ -32,5 +34,6 @@ __all__ = [
     "example_questions",
     "index_paths",
     "load_documents",
+    "parse_filters",
     "update_index",
 ]

@@ -61,9 +61,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question from the index."""
     from qa.pipeline import QA
+    from qa.validate import parse_filters
 
     settings = settings_from_args(args)
-    answer = QA(settings).ask(args.question, top_k=args.top_k)
+    filters = parse_filters(args.since, args.until, args.source)
+    answer = QA(settings).ask(args.question, top_k=args.top_k, filters=filters)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -73,7 +75,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for c in answer.citations:
         section = f" — {c.section}" if c.section else ""
         quote = c.text[c.start - c.passage_start : c.end - c.passage_start]
-        print(f"[{c.id}] {c.title}{section}\n    {c.source} (characters {c.start}-{c.end})")
+        where = " · ".join(x for x in (c.site, c.published) if x)
+        print(f"[{c.id}] {c.title}{section}" + (f" ({where})" if where else ""))
+        print(f"    {c.url or c.source} (characters {c.start}-{c.end})")
         print(f"    “{_clip(quote, 240)}”")
     return 0
 
@@ -222,6 +226,10 @@ def _add_ask_command(sub: Subcommands) -> None:
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--json", action="store_true", help="print the same JSON object as POST /ask")
     p.add_argument("--top-k", type=int, default=None, help="passages to retrieve (1-50)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
+    p.add_argument("--source", action="append", default=[], metavar="SITE_OR_URL",
+                   help="only articles of this site, or under this url or path (repeatable)")  # fmt: skip
     add_index_options(p)
     p.set_defaults(func=cmd_ask)
 

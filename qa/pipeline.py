@@ -16,8 +16,8 @@ from qa.errors import QAError
 from qa.index import Index, read_manifest
 from qa.live import LiveIndex
 from qa.question import Question, parse
-from qa.records import Answer, Hit, Turn
-from qa.retrieve import retrieve
+from qa.records import Answer, Filters, Hit, Turn
+from qa.retrieve import NO_FILTERS, retrieve
 from qa.validate import validate
 
 
@@ -63,12 +63,22 @@ class QA:
         """Swap in a rebuilt index if CURRENT moved; never raises, never blocks other readers."""
         return self.live.maybe_reload(force)
 
-    def ask(self, question: object, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: object,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
         """Answer one question (with optional conversation history) from the live index."""
-        return self.run(question, history, top_k)[0]
+        return self.run(question, history, top_k, filters)[0]
 
     def run(
-        self, question: object, history: Sequence[Turn] = (), top_k: int | None = None
+        self,
+        question: object,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        filters: Filters | None = None,
     ) -> tuple[Answer, list[Hit]]:
         """`ask`, also returning the retrieved passages (for evaluation and debugging)."""
         t0 = time.perf_counter()
@@ -77,7 +87,7 @@ class QA:
         parsed = parse(text, history)
         search, meaning = self._vectors(parsed)
         t1 = time.perf_counter()
-        hits = retrieve(index, parsed, search, k)
+        hits = retrieve(index, parsed, search, k, filters or NO_FILTERS)
         t2 = time.perf_counter()
         answer = compose(index, parsed, meaning, hits)
         t3 = time.perf_counter()

@@ -43,6 +43,12 @@ _KIND_CUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(_WHERE, re.I), "place"),
 ]
 # "What did X say…", "How did X react…": the answer is someone's words.
+# Time cues of a question about what is happening now, rather than at some time in the past.
+_RECENT = re.compile(
+    r"\b(latest|newest|most recent(ly)?|recent(ly)?|this (week|month|year|morning|evening)|today|"
+    r"tonight|yesterday|now|right now|currently|at the moment|so far|lately|up to date)\b",
+    re.IGNORECASE,
+)
 _ASKS_FOR_WORDS = re.compile(
     r"\b(say|said|says|saying|tell|told|state|stated|comment|commented|respond|responded|react|reacted|"
     r"describe|described|think|thinks|thought|believe|believes|claim|claimed|warn|warned|quote|"
@@ -71,6 +77,8 @@ class Question:
     bigrams: frozenset[tuple[str, str]]
     # Whether it asks for someone's words ("What did Sarandos say about Sora?").
     wants_words: bool
+    # Whether it asks about recent events ("the latest", "this week", "now"): newer articles first.
+    recent: bool = False
 
 
 def parse(text: str, history: Sequence[Turn] = ()) -> Question:
@@ -90,6 +98,7 @@ def parse(text: str, history: Sequence[Turn] = ()) -> Question:
         kind=expected_type(text),
         bigrams=frozenset(bigrams(text)),
         wants_words=_ASKS_FOR_WORDS.search(text) is not None,
+        recent=_RECENT.search(text) is not None,
     )
 
 

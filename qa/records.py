@@ -103,6 +103,22 @@ ABSTAIN_TEXT = "The indexed articles don't cover this."
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which articles a question may be answered from: published between `since` and `until`
+    (ISO dates, inclusive; an article without a date is left out when either is set), and from one
+    of `sources` (a site's name, or a prefix of the article's url or path)."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return bool(self.since or self.until or self.sources)
+
+
+@dataclass(frozen=True)
 class Turn:
     """One earlier message of a conversation."""
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
-from qa.index import Index
+from qa.index import DocumentInfo, Index
 from qa.question import Question
-from qa.records import Chunk, Hit
+from qa.records import Chunk, Filters, Hit
 from qa.text import STOPWORDS, words
 
 RRF_K = 60
+# A question about recent events: the newest article gains as much as a second list ranking it
+# first would give; one a month older, half that.
+RECENCY_WEIGHT = 1.0 / (RRF_K + 1)
+RECENCY_HALF_LIFE_DAYS = 30.0
+NO_FILTERS = Filters()
 
 
 def lexical_words(text: str) -> list[str]:
@@ -21,16 +28,65 @@ def lexical_words(text: str) -> list[str]:
     return list(seen)
 
 
+def matching_documents(index: Index, filters: Filters) -> frozenset[str] | None:
+    """Ids of the documents the filters let through, or None when no filter is set."""
+    if not filters.active:
+        return None
+
+    def passes(doc: DocumentInfo) -> bool:
+        day = (doc.published or "")[:10]
+        if (filters.since or filters.until) and not day:
+            return False
+        if (filters.since and day < filters.since) or (filters.until and day > filters.until):
+            return False
+        if not filters.sources:
+            return True
+        places = [doc.source, *(u for u in (doc.url, *doc.urls) if u)]
+        site = (doc.site or "").casefold()
+        return any(s.casefold() == site or any(p.startswith(s) for p in places) for s in filters.sources)
+
+    return index.derived(
+        ("filters", filters), lambda: frozenset(d for d, i in index.documents.items() if passes(i))
+    )
+
+
+def freshness(index: Index) -> dict[str, float]:
+    """How recent each dated document is: 1 for the newest in the index, halving every
+    RECENCY_HALF_LIFE_DAYS before it (relative to the index, so an old archive still has a newest)."""
+
+    def compute() -> dict[str, float]:
+        days = {d: day for d, i in index.documents.items() if (day := _day(i.published)) is not None}
+        if not days:
+            return {}
+        newest = max(days.values())
+        return {d: 0.5 ** ((newest - day).days / RECENCY_HALF_LIFE_DAYS) for d, day in days.items()}
+
+    return index.derived("freshness", compute)
+
+
+def _day(published: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(published[:10]) if published else None
+    except ValueError:
+        return None
+
+
 def retrieve(
     index: Index,
     question: Question,
     query_vector: np.ndarray,
     top_k: int = 5,
+    filters: Filters = NO_FILTERS,
 ) -> list[Hit]:
-    """Fuse dense and BM25 rankings by reciprocal rank; drop chunks overlapping a better one."""
+    """Fuse dense and BM25 rankings by reciprocal rank; drop chunks overlapping a better one.
+
+    Filters apply inside both searches, before their top k. A question about recent events
+    ranks newer articles higher; any other question is ranked by relevance alone.
+    """
     depth = max(4 * top_k, 20)
-    dense = index.search_dense(query_vector, depth)
-    lexical = index.search_lexical(lexical_words(question.search), depth)
+    among = matching_documents(index, filters)
+    dense = index.search_dense(query_vector, depth, among)
+    lexical = index.search_lexical(lexical_words(question.search), depth, among)
     fused: dict[int, float] = {}
     dense_rank: dict[int, int] = {}
     dense_score: dict[int, float] = {}
@@ -42,6 +98,8 @@ def retrieve(
     for rank, (cid, _) in enumerate(lexical, start=1):
         fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
         lexical_rank[cid] = rank
+    if question.recent:
+        _prefer_recent(index, fused)
     order = sorted(fused, key=lambda c: -fused[c])
     hits: list[Hit] = []
     taken: list[tuple[str, int, int]] = []
@@ -76,3 +134,12 @@ def retrieve(
         if len(hits) >= top_k:
             break
     return hits
+
+
+def _prefer_recent(index: Index, fused: dict[int, float]) -> None:
+    """Raise each candidate's fused score by its article's freshness (in place)."""
+    fresh = freshness(index)
+    if not fresh:
+        return
+    for cid, chunk in index.chunks(fused).items():
+        fused[cid] += RECENCY_WEIGHT * fresh.get(chunk.doc_id, 0.0)

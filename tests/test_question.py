@@ -79,3 +79,19 @@ def test_earlier_turn_leaves_out_refusals_and_markers(history: list[Turn], earli
 )
 def test_parse_knows_questions_about_someones_words(question: str, wants: bool) -> None:
     assert parse(question).wants_words is wants
+
+
+@pytest.mark.parametrize(
+    ("text", "recent"),
+    [
+        ("What is the latest on the bridge?", True),
+        ("What happened this week in Lagos?", True),
+        ("Who is the most recent winner?", True),
+        ("Where does the case stand now?", True),
+        ("What did Sarandos say about Sora?", False),
+        ("When was the bridge built?", False),
+        ("Who knows the lateral line of fish?", False),
+    ],
+)
+def test_parse_recent_time_cues(text: str, recent: bool) -> None:
+    assert parse(text).recent is recent

@@ -170,6 +170,8 @@ class _Doc:
     title: str = "Stub"
     source: str = "mem://stub"
     published: str | None = None
+    url: str | None = None
+    site: str | None = None
 
 
 @dataclass
@@ -180,10 +182,10 @@ class StubIndex:
     lexical: list[tuple[int, float]]
     documents: dict[str, _Doc] = field(default_factory=lambda: {"d": _Doc()})
 
-    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search_dense(self, query: np.ndarray, k: int, among: object = None) -> list[tuple[int, float]]:
         return self.dense[:k]
 
-    def search_lexical(self, words: list[str], k: int) -> list[tuple[int, float]]:
+    def search_lexical(self, words: list[str], k: int, among: object = None) -> list[tuple[int, float]]:
         return self.lexical[:k]
 
     def chunks(self, ids) -> dict[int, Chunk]:

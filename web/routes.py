@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from qa import QA, Settings, Turn, example_questions
+from qa import QA, Settings, Turn, example_questions, parse_filters
 from qa.errors import QAError, Unauthorized
 from web.schemas import AskRequest, AskResponse, ErrorResponse, Health
 
@@ -73,7 +73,9 @@ def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> JSONResponse:
     history = [Turn(t.role, t.content) for t in body.history]
     # Answer.to_dict() already has AskResponse's shape (the schema tests check it), so it is
     # sent as is rather than validated field by field again: that took ~1 ms of the GIL.
-    return JSONResponse(qa.ask(body.question, history, body.top_k).to_dict())
+    f = body.filters
+    filters = parse_filters(f.since, f.until, f.sources) if f else None
+    return JSONResponse(qa.ask(body.question, history, body.top_k, filters).to_dict())
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": ErrorResponse}})

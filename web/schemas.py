@@ -17,6 +17,19 @@ class HistoryTurn(BaseModel):
     content: StrictStr = Field(max_length=MAX_TURN_CHARS, description="What was said.")
 
 
+class FiltersIn(BaseModel):
+    """Which articles to answer from; applied inside retrieval, before its top k."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: StrictStr | None = Field(default=None, description="Published on or after this date, YYYY-MM-DD.")
+    until: StrictStr | None = Field(default=None, description="Published on or before this date, YYYY-MM-DD.")
+    sources: list[StrictStr] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Site names or url (or path) prefixes; any may match.",
+    )
+
+
 class AskRequest(BaseModel):
     """A question, with the conversation so far and how many passages to retrieve."""
 
@@ -30,6 +43,7 @@ class AskRequest(BaseModel):
     top_k: StrictInt | None = Field(
         default=None, ge=1, le=MAX_TOP_K, description="Passages to retrieve (default QA_TOP_K)."
     )
+    filters: FiltersIn | None = Field(default=None, description="Date range and sources to answer from.")
 
 
 class CitationOut(BaseModel):

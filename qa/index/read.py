@@ -6,6 +6,7 @@ vectors are memory-mapped and its SQLite file stays open.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -156,25 +157,53 @@ class Index:
             found = self._derived.put(key, make())
         return found  # type: ignore[no-any-return]
 
-    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top-k chunk ids by inner product with a normalised query vector."""
+    def search_dense(
+        self, query: np.ndarray, k: int, among: frozenset[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k chunk ids by inner product with a normalised query vector; `among`: only the
+        chunks of these documents (searched exactly, before the top k is taken)."""
+        if among is not None:
+            ids = self.chunk_ids(among)
+            scores = self.chunk_vectors[ids] @ np.asarray(query, dtype=np.float32).reshape(-1)
+            top = np.argsort(-scores, kind="stable")[: max(k, 0)]
+            return [(int(ids[i]), float(scores[i])) for i in top]
         k = min(k, self.n_chunks)
         if k <= 0:
             return []
-        scores, ids = self.dense.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        scores, found = self.dense.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
 
-    def search_lexical(self, words: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Top-k chunk ids by BM25 over text, title and section (any of the words may match)."""
-        if not words or k <= 0:
+    def search_lexical(
+        self, words: Sequence[str], k: int, among: frozenset[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k chunk ids by BM25 over text, title and section (any of the words may match);
+        `among`: only the chunks of these documents."""
+        if not words or k <= 0 or (among is not None and not among):
             return []
         query = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+        where, params = "chunks_fts MATCH ?", [query]
+        if among is not None:
+            # One JSON parameter rather than one per document: no limit on how many there are.
+            where += " AND rowid IN (SELECT id FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)))"
+            params.append(json.dumps(sorted(among)))
         rows = self.db.execute(
-            "SELECT rowid, bm25(chunks_fts, 1.0, 0.5, 0.5) AS s FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
-            (query, k),
+            f"SELECT rowid, bm25(chunks_fts, 1.0, 0.5, 0.5) AS s FROM chunks_fts WHERE {where} "
+            "ORDER BY s LIMIT ?",
+            (*params, k),
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def chunk_ids(self, doc_ids: frozenset[str]) -> np.ndarray:
+        """The row ids of these documents' chunks, ascending (read once per set of documents)."""
+
+        def read() -> np.ndarray:
+            rows = self.db.execute(
+                "SELECT id FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (json.dumps(sorted(doc_ids)),),
+            )
+            return np.array([r[0] for r in rows], dtype=np.int64)
+
+        return self.derived(("chunk_ids", doc_ids), read)
 
     def chunks(self, ids: Iterable[int]) -> dict[int, Chunk]:
         """Chunks by id."""

@@ -187,7 +187,8 @@ def parse_markdown(text: str) -> tuple[str, str, list[Span]]:
 
 
 def parse_jsonl(text: str, source: str, problems: list[str] | None = None) -> list[Document]:
-    """One article per line: {"title", "text", "url"?, "published"?}; bad lines are reported.
+    """One article per line: {"title", "text", "url"?, "published"?, "site"?, "author"?}; bad
+    lines are reported.
 
     When every line is bad this raises UnreadableFile; otherwise the bad lines are appended to
     `problems` (when given) as "line N: why".
@@ -216,8 +217,17 @@ def parse_jsonl(text: str, source: str, problems: list[str] | None = None) -> li
                 body,
                 _heading_spans(body),
                 published=str(published) if published else None,
+                url=url,
+                site=_text_field(obj, "site"),
+                author=_text_field(obj, "author"),
             )
         )
     if not docs and problems:
         raise UnreadableFile("; ".join(problems[:3]))
     return docs
+
+
+def _text_field(obj: dict[str, object], key: str) -> str | None:
+    """A non-empty string field of a JSON line, or None."""
+    value = obj.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
