@@ -22,7 +22,7 @@ from web.app import create_app
 ARTICLES = [
     {"title": "Harbour bridge closes for repairs", "url": "https://daily.example/2024/01/bridge",
      "site": "The Daily", "published": "2024-01-10",
-     "text": "The harbour bridge closed on Monday for repairs. The council said the repairs would take a year."},
+     "text": "The harbour bridge closed on Monday for repairs. The council said they would take a year."},
     {"title": "Harbour bridge repairs run over budget", "url": "https://herald.example/bridge-budget",
      "site": "The Herald", "published": "2024-02-20",
      "text": "The harbour bridge repairs will cost 12 million euros, the council said, twice the estimate."},
