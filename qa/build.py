@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from qa.chunk import chunk_document, split_sentences
 from qa.config import Settings
+from qa.dedupe import fold_copies
 from qa.embed import Embedder
 from qa.errors import BadInput, NothingIndexed, QAError
 from qa.index import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
@@ -49,6 +50,7 @@ class BuildReport:
     removed_documents: int
     skipped: list[Skipped] = field(default_factory=list)
     generation: str = ""
+    folded: int = 0  # syndicated copies folded into another document (qa/dedupe.py)
 
 
 @dataclass(frozen=True)
@@ -154,12 +156,14 @@ def build_index(
     t0 = time.perf_counter()
     if not documents:
         raise nothing_indexed(skipped)
+    documents, folded = fold_copies(documents)
     with writer_lock(index_dir):
         if options.incremental:
             same = _unchanged(index_dir, documents, embedder.name, options.chunk_tokens, skipped)
             if same is not None:
-                return same
-        return _build_locked(documents, embedder, index_dir, options, progress, skipped, t0)
+                return replace(same, folded=folded)
+        report = _build_locked(documents, embedder, index_dir, options, progress, skipped, t0)
+        return replace(report, folded=folded)
 
 
 def _embed(
@@ -192,8 +196,10 @@ def _build_locked(
     chunker = chunker_settings(embedder, options.chunk_tokens)
     old = _previous(index_dir, embedder.name, chunker) if options.incremental else None
     old_hashes = old.manifest.documents if old else {}
+    # A reused document keeps its stored sentences and vectors but takes the new record: equal
+    # content hashes mean equal text, and the record may list new urls of syndicated copies.
     reused = {
-        d.doc_id: old.load_prepared(d.doc_id)
+        d.doc_id: replace(old.load_prepared(d.doc_id), document=d)
         for d in documents
         if old and old_hashes.get(d.doc_id) == d.content_hash
     }

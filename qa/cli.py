@@ -49,7 +49,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"Indexed {report.documents} document(s), {report.chunks} chunks, {report.sentences} "
         f"sentences in {report.seconds:.1f} s into {settings.index_dir}/ "
         f"(embedded {report.embedded_documents}, reused {report.reused_documents}, "
-        f"removed {report.removed_documents})."
+        f"removed {report.removed_documents}"
+        + (f", folded {report.folded} syndicated copies" if report.folded else "")
+        + ")."
     )
     if report.skipped:
         print(f"Skipped {len(report.skipped)} file(s):")
