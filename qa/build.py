@@ -252,7 +252,26 @@ def update_index(
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Add or replace documents from `add` and drop those under `remove`, keeping the rest.
+    """Add or replace the documents of the files in `add` and drop those under `remove`."""
+    read_manifest(index_dir)  # a clear IndexMissing, before anything is read or created
+    found = load_documents(add, max_file_bytes=options.max_file_bytes) if add else None
+    if found is not None and not found.documents and not remove:
+        raise nothing_indexed(found.skipped)
+    documents, skipped = (found.documents, found.skipped) if found else ([], [])
+    return update_documents(embedder, index_dir, documents, remove, options, progress, skipped)
+
+
+def update_documents(
+    embedder: Embedder,
+    index_dir: Path,
+    add: Sequence[Document] = (),
+    remove: Sequence[str] = (),
+    options: BuildOptions = BuildOptions(),
+    progress: Progress | None = None,
+    skipped: Sequence[Skipped] = (),
+) -> BuildReport:
+    """Add or replace `add` and drop the documents `remove` names (by id, source or url, or a
+    folder they are under), keeping the rest.
 
     Runs under the writer lock, so an update made by a concurrent build is never lost.
     """
@@ -264,21 +283,17 @@ def update_index(
         finally:
             old.close()
         keep = _without(existing, remove)
-        skipped: list[Skipped] = []
-        if add:
-            found = load_documents(add, max_file_bytes=options.max_file_bytes)
-            new_ids = {d.doc_id for d in found.documents}
-            keep = [d for d in keep if d.doc_id not in new_ids] + found.documents
-            skipped = found.skipped
+        new_ids = {d.doc_id for d in add}
+        keep = [d for d in keep if d.doc_id not in new_ids] + list(add)
         return build_index(keep, embedder, index_dir, options, progress, skipped)
 
 
 def _without(documents: Sequence[Document], remove: Sequence[str]) -> list[Document]:
-    """The documents not under any of `remove`; BadInput names a target that matches none."""
+    """The documents not named by any of `remove`; BadInput names a target that matches none."""
     keep: list[Document] = []
     matched: set[str] = set()
     for doc in documents:
-        hit = next((r for r in remove if _under(doc.source, r)), None)
+        hit = next((r for r in remove if _names(doc, r)), None)
         if hit is None:
             keep.append(doc)
         else:
@@ -290,6 +305,11 @@ def _without(documents: Sequence[Document], remove: Sequence[str]) -> list[Docum
             "(sources are listed by `qa ask --json` and in the index manifest)"
         )
     return keep
+
+
+def _names(doc: Document, target: str) -> bool:
+    """Does `target` name the document: its id, one of its urls, or its source (see _under)?"""
+    return target == doc.doc_id or target in doc.urls or target == doc.url or _under(doc.source, target)
 
 
 def _under(source: str, target: str) -> bool:

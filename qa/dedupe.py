@@ -44,12 +44,15 @@ def fold_copies(documents: Sequence[Document]) -> tuple[list[Document], int]:
 
     lsh = MinHashLSH(threshold=COPY_THRESHOLD, num_perm=PERMUTATIONS)
     keeper: dict[int, int] = {}  # document position -> position of the copy it folds into
+    sketches: list[MinHash] = []
     for i, doc in enumerate(documents):
         sketch = MinHash(num_perm=PERMUTATIONS, seed=1)
         sketch.update_batch(list(shingles(doc.text)) or [b""])
-        found = [keeper[j] for j in map(int, lsh.query(sketch))]
-        keeper[i] = min(found) if found else i
+        # LSH finds candidates, some below the threshold: their estimated similarity decides.
+        near = [j for j in map(int, lsh.query(sketch)) if sketch.jaccard(sketches[j]) >= COPY_THRESHOLD]
+        keeper[i] = min((keeper[j] for j in near), default=i)
         lsh.insert(str(i), sketch)
+        sketches.append(sketch)
     groups: dict[int, list[int]] = {}
     for i, k in keeper.items():
         groups.setdefault(k, []).append(i)

@@ -4,6 +4,7 @@ the next build cleans up; concurrent builds take turns; readers survive deleted 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -32,15 +33,62 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+FILLER = [
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "window",
+    "garden",
+    "market",
+    "engine",
+    "paper",
+    "violin",
+    "forest",
+    "ladder",
+    "mirror",
+    "tunnel",
+    "pepper",
+    "castle",
+    "rocket",
+    "saddle",
+    "candle",
+    "harbor",
+    "meadow",
+    "pillow",
+    "silver",
+    "anchor",
+    "basket",
+    "cotton",
+    "dragon",
+    "feather",
+    "lantern",
+    "marble",
+    "needle",
+    "orange",
+    "parrot",
+    "quartz",
+    "ribbon",
+    "tomato",
+    "velvet",
+    "walnut",
+    "yellow",
+    "zipper",
+]
+
+
 def write_corpus(folder: Path, n: int, topic: str = "harbour") -> Path:
-    """n small distinct articles, each a title and three sentences."""
+    """n small distinct articles, each a title and four sentences (the last one's words drawn at
+    random per article, so no two are near-copies that a build would fold into one)."""
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
+        words = random.Random(f"{topic}-{i}").sample(FILLER, 12)
         (folder / f"{topic}-{i:03d}.txt").write_text(
             f"The {topic.title()} Report {i}\n"
             f"In {2000 + i % 25}, the {topic} council of town {i} counted {100 + i} boats. "
             f"Mayor Elena Vos{i} said the {topic} would reopen after repairs costing {i + 3} million. "
-            f"Residents of district {i} welcomed the news about the {topic}.\n"
+            f"Residents of district {i} welcomed the news about the {topic}. "
+            f"The list read {' '.join(words)}.\n"
         )
     return folder
 
