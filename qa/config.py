@@ -15,6 +15,11 @@ MAX_TOP_K = 50
 # Hard caps of a request's schema, whatever Settings allows: turns of history, characters a turn.
 MAX_HISTORY_TURNS = 200
 MAX_TURN_CHARS = 20_000
+# The fetcher of article pages and feeds (qa/fetch.py): redirects followed before giving up, retries
+# after a 5xx answer or a timeout, and the wait before the first retry (doubled for each next one).
+FETCH_MAX_REDIRECTS = 5
+FETCH_RETRIES = 2
+FETCH_BACKOFF_S = 0.5
 # The allowed range of each numeric setting (None: no upper bound), checked when Settings is made,
 # so a bad QA_* value stops the program at start-up instead of failing every request.
 RANGES: dict[str, tuple[float, float | None]] = {
@@ -28,6 +33,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "port": (0, 65535),
     "reload_interval_s": (0, None),
     "threads": (0, None),
+    "fetch_timeout_s": (0.1, None),
+    "fetch_connect_timeout_s": (0.1, None),
 }
 PRECISIONS = ("auto", "float32")
 
@@ -67,7 +74,9 @@ class Settings:
     )
     embed_batch_size: int = _setting(64, "Texts per embedding batch while indexing.")
     max_file_bytes: int = _setting(
-        20_000_000, "Files larger than this are skipped at ingestion, with a message."
+        20_000_000,
+        "Files larger than this are skipped at ingestion, with a message; a fetched page or feed "
+        "larger than this is refused.",
     )
     host: str = _setting("127.0.0.1", "Address the server binds to.")
     port: int = _setting(8000, "Port the server listens on.")
@@ -87,6 +96,19 @@ class Settings:
         "The server runs the model in a child process, so embedding a question never waits for "
         "the Python lock that request handling holds (more requests/s under concurrency, about "
         "200 MiB more memory). Off: in the server's own process.",
+    )
+    fetch_timeout_s: float = _setting(
+        20.0,
+        "Longest one HTTP request for an article URL or feed may take, in seconds; one that times "
+        "out is tried twice more.",
+    )
+    fetch_connect_timeout_s: float = _setting(
+        5.0, "Longest wait for the connection to a fetched URL's server, in seconds."
+    )
+    allow_private_urls: bool = _setting(
+        False,
+        "Let fetched URLs and their redirects reach private, loopback and link-local addresses. Off, "
+        "a URL whose host resolves to one is refused, so adding by URL can't reach inside a network.",
     )
 
     def __post_init__(self) -> None:

@@ -68,3 +68,10 @@ class Unauthorized(QAError):
 
     status = 401
     code = "unauthorized"
+
+
+class FetchFailed(QAError):
+    """A URL could not be fetched: refused, unreachable, too big or not the content asked for."""
+
+    status = 422
+    code = "fetch_failed"

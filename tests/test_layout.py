@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,26 @@ def test_encoders_do_not_import_the_embedder(path: Path) -> None:
 
 def test_embed_base_sits_on_the_foundation() -> None:
     assert qa_imports(QA_DIR / "embed" / "base.py") <= {"qa.config", "qa.errors"}
+
+
+def test_fetch_imports_only_the_foundation_httpx_and_the_standard_library() -> None:
+    # The one module that touches the network: what it does must be readable in it alone.
+    path = QA_DIR / "fetch.py"
+    assert qa_imports(path) <= {"qa.config", "qa.errors"}
+    others = {m.split(".")[0] for m in imported_modules(path, "qa")} - {"qa", "httpx"}
+    assert others <= sys.stdlib_module_names, sorted(others - sys.stdlib_module_names)
+
+
+NETWORK_CLIENTS = ("httpx", "requests", "aiohttp", "urllib.request", "http.client")
+NOT_FETCH = [p for p in sorted(QA_DIR.rglob("*.py")) if p != QA_DIR / "fetch.py"]
+
+
+@pytest.mark.parametrize("path", NOT_FETCH, ids=lambda p: str(p.relative_to(QA_DIR)))
+def test_only_fetch_is_an_http_client(path: Path) -> None:
+    # Every request leaves through qa.fetch, so its limits and private-address check hold for all.
+    used = imported_modules(path, "qa")
+    clients = {m for m in used if any(m == c or m.startswith(c + ".") for c in NETWORK_CLIENTS)}
+    assert clients == set(), f"{path.name} imports {sorted(clients)}"
 
 
 # qa.cli: `python -m web` takes the same --index-dir/--model/--host/--port options as `qa`.
