@@ -27,23 +27,36 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
-    from qa.build import BuildOptions, index_paths, update_index
+    from qa.build import BuildOptions, build_index, nothing_indexed, update_documents
     from qa.embed import Embedder
+    from qa.index import read_manifest
     from qa.ingest import bundled_corpus
+    from qa.ingest.web import load_sources
 
-    if (args.add or args.remove) and (args.paths or args.full):
-        raise BadInput("--add and --remove update the existing index; don't combine them with PATH or --full")
+    updating = bool(args.add or args.remove)
+    if updating and (args.paths or args.full or args.feed):
+        raise BadInput(
+            "--add and --remove update the existing index; don't combine them with PATH, --feed or --full"
+        )
     settings = settings_from_args(args)
     options = BuildOptions.from_settings(settings, incremental=not args.full)
     progress = _progress_bar(args.quiet)
+    if updating:
+        read_manifest(settings.index_dir)  # a clear IndexMissing before anything is fetched
+    sources = (
+        list(args.add) if updating else (list(args.paths) or ([] if args.feed else [str(bundled_corpus())]))
+    )
+    found = load_sources(sources, list(args.feed), settings)
+    if not found.documents and not args.remove:
+        raise nothing_indexed(found.skipped)
     # The model loads only if something has to be embedded (an unchanged corpus needs none).
     embedder = Embedder.from_settings(settings)
-    if args.add or args.remove:
-        add = [Path(p) for p in args.add]
-        report = update_index(embedder, settings.index_dir, add, list(args.remove), options, progress)
+    if updating:
+        report = update_documents(
+            embedder, settings.index_dir, found.documents, list(args.remove), options, progress, found.skipped
+        )
     else:
-        paths = [Path(p) for p in args.paths] or [bundled_corpus()]
-        report = index_paths(paths, embedder, settings.index_dir, options, progress)
+        report = build_index(found.documents, embedder, settings.index_dir, options, progress, found.skipped)
     progress("done", 1, 1)
     print(
         f"Indexed {report.documents} document(s), {report.chunks} chunks, {report.sentences} "
@@ -202,14 +215,17 @@ Subcommands = Any  # argparse's _SubParsersAction, which is private
 def _add_index_command(sub: Subcommands) -> None:
     p = sub.add_parser(
         "index",
-        help="build or update the index from files and folders",
-        description="Build the index from .txt, .md, .html and .jsonl files and folders (recursively). "
-        "With no PATH, index the bundled sample article. Unchanged documents keep their vectors; "
-        "documents gone from PATH are dropped. The live index is replaced atomically.",
+        help="build or update the index from files, folders, article URLs and feeds",
+        description="Build the index from .txt, .md, .html and .jsonl files and folders (recursively), "
+        "article URLs and the articles of RSS/Atom feeds (--feed). With no PATH or feed, index the "
+        "bundled sample article. Unchanged documents keep their vectors; documents gone from the "
+        "sources are dropped. The live index is replaced atomically.",
     )
-    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files, folders or article URLs to index")
+    p.add_argument("--feed", action="append", default=[], metavar="URL",
+                   help="an RSS or Atom feed: index every item's article (repeatable)")  # fmt: skip
     p.add_argument("--add", action="append", default=[], metavar="PATH",
-                   help="add or update these files in the existing index (repeatable)")  # fmt: skip
+                   help="add or update these files or article URLs in the index (repeatable)")  # fmt: skip
     p.add_argument("--remove", action="append", default=[], metavar="SOURCE",
                    help="remove documents with this source path/url, or under this folder "
                    "(repeatable)")  # fmt: skip

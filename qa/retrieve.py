@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -87,20 +88,38 @@ def retrieve(
     among = matching_documents(index, filters)
     dense = index.search_dense(query_vector, depth, among)
     lexical = index.search_lexical(lexical_words(question.search), depth, among)
-    fused: dict[int, float] = {}
-    dense_rank: dict[int, int] = {}
-    dense_score: dict[int, float] = {}
-    lexical_rank: dict[int, int] = {}
-    for rank, (cid, score) in enumerate(dense, start=1):
-        fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-        dense_rank[cid] = rank
-        dense_score[cid] = score
-    for rank, (cid, _) in enumerate(lexical, start=1):
-        fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-        lexical_rank[cid] = rank
+    fused = Fused.of(dense, lexical)
     if question.recent:
-        _prefer_recent(index, fused)
-    order = sorted(fused, key=lambda c: -fused[c])
+        _prefer_recent(index, fused.score)
+    return _hits(index, fused, top_k)
+
+
+@dataclass(frozen=True)
+class Fused:
+    """Reciprocal-rank fusion of the two rankings, with the ranks and cosines that made it."""
+
+    score: dict[int, float]
+    dense_rank: dict[int, int]
+    dense_score: dict[int, float]
+    lexical_rank: dict[int, int]
+
+    @classmethod
+    def of(cls, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> Fused:
+        """Each chunk's fused score: the sum of 1/(RRF_K + rank) over the lists that hold it."""
+        fused = cls({}, {}, {}, {})
+        for rank, (cid, score) in enumerate(dense, start=1):
+            fused.score[cid] = fused.score.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+            fused.dense_rank[cid] = rank
+            fused.dense_score[cid] = score
+        for rank, (cid, _) in enumerate(lexical, start=1):
+            fused.score[cid] = fused.score.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+            fused.lexical_rank[cid] = rank
+        return fused
+
+
+def _hits(index: Index, fused: Fused, top_k: int) -> list[Hit]:
+    """The best `top_k` chunks by fused score, skipping any that overlaps a better one."""
+    order = sorted(fused.score, key=lambda c: -fused.score[c])
     hits: list[Hit] = []
     taken: list[tuple[str, int, int]] = []
     chunks: dict[int, Chunk] = {}
@@ -125,10 +144,10 @@ def retrieve(
                 published=doc.published,
                 url=doc.url,
                 site=doc.site,
-                score=fused[cid],
-                dense_score=dense_score.get(cid, 0.0),
-                dense_rank=dense_rank.get(cid),
-                lexical_rank=lexical_rank.get(cid),
+                score=fused.score[cid],
+                dense_score=fused.dense_score.get(cid, 0.0),
+                dense_rank=fused.dense_rank.get(cid),
+                lexical_rank=fused.lexical_rank.get(cid),
             )
         )
         if len(hits) >= top_k:

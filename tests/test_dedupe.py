@@ -78,3 +78,15 @@ def test_build_indexes_one_copy_and_never_cites_both(tmp_path: Path) -> None:
     assert len(spans) == len(set(spans)) and {c.url for c in answer.citations} == {
         "https://wire.example/bridge"
     }
+
+
+def test_templated_stories_with_other_numbers_are_not_copies() -> None:
+    scores = (
+        "Team Blue beat Team Red 3-1 on Saturday in the league match at the city stadium. "
+        "The home side controlled the game from the first whistle and the coach praised the defence. "
+        "The crowd of 12,000 fans sang until the end, and the club said the next match is in 2024."
+    )
+    other = scores.replace("3-1", "2-0").replace("12,000", "9,500").replace("2024", "2023")
+    assert jaccard(scores, other) >= COPY_THRESHOLD  # the wording alone says copy
+    kept, folded = fold_copies([doc("https://a.example/1", scores), doc("https://a.example/2", other)])  # type: ignore[list-item]
+    assert folded == 0 and len(kept) == 2

@@ -169,7 +169,9 @@ def test_cli_add_with_paths_is_refused(
 ) -> None:
     code, _, err = run(capsys, "index", "a.txt", "--add", "b.txt", "--index-dir", str(tmp_path / "i"))
     assert code == 1
-    assert "--add and --remove update the existing index; don't combine them with PATH or --full" in err
+    assert (
+        "--add and --remove update the existing index; don't combine them with PATH, --feed or --full" in err
+    )
 
 
 def test_remove_a_jsonl_file_drops_its_articles(tmp_path: Path, fake_embedder: Embedder) -> None:

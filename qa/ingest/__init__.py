@@ -140,13 +140,15 @@ def read_file(
 
 
 def page_document(
-    content: bytes, source: str, url: str | None = None, published: str | None = None
+    content: bytes, source: str | None, url: str | None = None, published: str | None = None
 ) -> Document:
-    """The article of a web page as a Document; `url` is where it was fetched from and
+    """The article of a web page as a Document; `url` is where it was fetched from (its source,
+    unless the page names a canonical address, or `source` is given: a file's path) and
     `published` a date given elsewhere (a feed item's); the earliest credible date wins."""
     article = extract_article(content, url)
     if article is None:
         raise UnreadableFile("no article text found")
+    source = source or article.url or url or ""
     return make_document(
         source,
         article.title or Path(source).stem,
