@@ -75,3 +75,10 @@ class FetchFailed(QAError):
 
     status = 422
     code = "fetch_failed"
+
+
+class NotFound(QAError):
+    """No indexed document has the id asked for."""
+
+    status = 404
+    code = "not_found"
