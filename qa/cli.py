@@ -73,6 +73,33 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Poll feeds and add new articles until stopped."""
+    import signal
+    import threading
+    import time
+
+    from qa.embed import Embedder
+    from qa.watch import Round, parse_interval, watch
+
+    if not args.feed:
+        raise BadInput("qa watch needs at least one --feed URL")
+    every = parse_interval(args.every)
+    settings = settings_from_args(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def show(r: Round) -> None:
+        done = f"indexed {r.report.documents} document(s)" if r.report else "nothing new"
+        print(f"{time.strftime('%H:%M:%S')} {r.items} feed item(s), fetched {r.fetched}: {done}", flush=True)
+        for s in r.skipped:
+            print(f"  skipped {s.source}: {s.reason}", flush=True)
+
+    print(f"Watching {len(args.feed)} feed(s) every {every:g} s into {settings.index_dir}/ (Ctrl-C stops).")
+    watch(args.feed, Embedder.from_settings(settings), settings, every, stop, show)
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question from the index."""
     from qa.pipeline import QA
@@ -203,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_index_command(sub)
     _add_ask_command(sub)
+    _add_watch_command(sub)
     _add_serve_command(sub)
     _add_eval_command(sub)
     _add_train_command(sub)
@@ -250,6 +278,19 @@ def _add_ask_command(sub: Subcommands) -> None:
                    help="only articles of this site, or under this url or path (repeatable)")  # fmt: skip
     add_index_options(p)
     p.set_defaults(func=cmd_ask)
+
+
+def _add_watch_command(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="follow feeds: add new articles as they appear",
+        description="Poll RSS/Atom feeds and add articles that are new (or that the feed dates later "
+        "than the indexed copy) to the index, until stopped. A running server picks them up.",
+    )
+    p.add_argument("--feed", action="append", default=[], metavar="URL", help="a feed to follow (repeatable)")
+    p.add_argument("--every", default="15m", help="time between polls: 30s, 15m, 1h (default: 15m)")
+    add_index_options(p)
+    p.set_defaults(func=cmd_watch)
 
 
 def _add_serve_command(sub: Subcommands) -> None:
