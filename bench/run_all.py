@@ -5,9 +5,11 @@ and bench/results/summary.md (the tables docs/performance.md and the README quot
     .venv/bin/python bench/run_all.py --full    # the scale run at 1,000,000 chunks (+10-15 min)
 
 By default the scale run uses 100,000 chunks (past HNSW_THRESHOLD, so the HNSW path is built and
-measured); the whole default run takes about 10 minutes on the 2-core machine.
+measured); the whole default run takes about 12 minutes on the 2-core machine (extraction ~2).
 The SQuAD parts use --squad PATH (default ../shared/eval/squad2-dev-5articles.json) and are
-skipped with a message when the file is absent.
+skipped with a message when the file is absent; so is the extraction benchmark without
+trafilatura's evaluation set (--extraction-data DIR, default /tmp/trafilatura-eval/tests; how to
+get it: bench/extraction.py --help).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpora import DEFAULT_SQUAD
+from bench.extraction import DEFAULT_DATA as DEFAULT_EXTRACTION_DATA
 from bench.machine import wait_for_quiet
 from bench.paths import PY, RESULTS, ROOT
 from bench.summary import summarise
 from bench.summary_md import markdown
 
-BENCHES = ["startup", "ask_latency", "baseline", "build_speed", "scale"]
+BENCHES = ["startup", "ask_latency", "baseline", "build_speed", "scale", "extraction"]
 
 
 def run(name: str, extra: list[str], wait_quiet: float) -> dict[str, Any] | None:
@@ -83,6 +86,7 @@ def arguments(args: argparse.Namespace) -> dict[str, list[str]]:
         "baseline": [*squad, *(["--questions", "40"] if args.quick else [])],
         "build_speed": [*squad, "--repeat", "1" if args.quick else "2"],
         "scale": ["--full"] if args.full else scale,
+        "extraction": ["--data", str(args.extraction_data), *(["--limit", "100"] if args.quick else [])],
     }
 
 
@@ -91,6 +95,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--full", action="store_true", help="scale run at 1,000,000 chunks")
     p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    p.add_argument(
+        "--extraction-data",
+        type=Path,
+        default=DEFAULT_EXTRACTION_DATA,
+        help="trafilatura's tests/ folder (evaldata.json, eval/, cache/) for bench/extraction.py",
+    )
     p.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHES)}")
     p.add_argument("--quick", action="store_true", help="short runs, to check that everything works")
     p.add_argument(

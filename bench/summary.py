@@ -95,6 +95,16 @@ def _startup(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _extraction(r: dict[str, Any]) -> dict[str, Any]:
+    """Extraction quality per reader on trafilatura's evaluation set, or why it was skipped."""
+    if "skipped" in r:
+        return {"skipped": r["skipped"]}
+    keys = ("reader", "precision", "recall", "f1", "accuracy", "empty", "dated", "median_ms")
+    out = {k: r[k] for k in ("pages", "not_utf8", "trafilatura", "current", "recommended")}
+    out["readers"] = [{k: x[k] for k in keys} for x in r["readers"]]
+    return out
+
+
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
     """The headline figures, each with its target where the issue sets one."""
     s: dict[str, Any] = {"machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -109,6 +119,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             s[key] = _scale(r)
     if r := results.get("startup"):
         s["startup"] = _startup(r)
+    if r := results.get("extraction"):
+        s["extraction"] = _extraction(r)
     s["background_load_cores_before"] = {
         k: v.get("background_load_cores_before") for k, v in results.items() if isinstance(v, dict)
     }

@@ -6,6 +6,8 @@ from typing import Any
 
 from bench.build_speed import HEADERS as BUILD_HEADERS
 from bench.build_speed import measurement_rows
+from bench.extraction import HEADERS as EXTRACTION_HEADERS
+from bench.extraction import report_rows as extraction_rows
 from bench.results import table
 
 
@@ -154,11 +156,27 @@ def _startup(x: dict[str, Any]) -> list[str]:
     ]
 
 
+def _extraction(x: dict[str, Any]) -> list[str]:
+    """The old reader and each trafilatura setting on the same pages, or why it was skipped."""
+    head = ["## Article extraction (trafilatura's evaluation set)", ""]
+    if "skipped" in x:
+        return [*head, f"Skipped: {x['skipped']}", ""]
+    return [
+        *head,
+        table(EXTRACTION_HEADERS, extraction_rows(x)),
+        "",
+        f"{x['pages']} pages ({x['not_utf8']} not UTF-8), trafilatura {x['trafilatura']}. Setting by the "
+        f"data: {x['recommended']}; `extract_article` uses: {x['current']}.",
+        "",
+    ]
+
+
 def markdown(s: dict[str, Any]) -> str:
     """summary.md: the machine, then a section for each benchmark in the summary."""
     out = _head(s)
     sections = [("ask", _ask), ("baseline", _baseline), ("build", _build)]
     sections += [("scale_full", _scale), ("scale", _scale), ("startup", _startup)]
+    sections += [("extraction", _extraction)]
     for key, section in sections:
         if x := s.get(key):
             out += section(x)
