@@ -35,7 +35,10 @@ def synthetic_documents(tmp_path: Path) -> list[Document]:
             "1. Numbered item.\n"
         ),
         "b.md": "# MD Title\n\n> A quoted line. Another one.\n\n## Part Two\n\nText **bold** here. End.\n",
-        "c.html": "<article><h1>H</h1><p>Para one. Para two!</p><h2>Sub</h2><p>Para three?</p></article>",
+        "c.html": (
+            "<html><body><article><h1>H</h1><p>Para one is long enough to be an article. Para two!</p>"
+            "<h2>Sub</h2><p>Para three is long enough to be a paragraph of text?</p></article></body></html>"
+        ),
         "d.jsonl": '{"title": "J", "text": "Line one. Line two.\\nNext Heading\\nUnder heading."}\n',
     }
     for name, content in files.items():
@@ -219,7 +222,7 @@ def test_synthetic_headings_become_sections(tmp_path: Path) -> None:
     sections = {t: [(s.text, s.section) for s in split_sentences(d)] for t, d in docs.items()}
     assert ("“It works,” he said.", "Background Facts") in sections["Synthetic Title"]
     assert ("Text bold here.", "Part Two") in sections["MD Title"]
-    assert ("Para three?", "Sub") in sections["H"]
+    assert ("Para three is long enough to be a paragraph of text?", "Sub") in sections["H"]
     assert ("Under heading.", "Next Heading") in sections["J"]
     for d in docs.values():
         headings = {d.text[h.start : h.end] for h in d.headings}

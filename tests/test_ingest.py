@@ -108,22 +108,24 @@ def test_html_prefers_article_drops_chrome_and_uses_h2_h3_headings(tmp_path: Pat
         assert dropped not in doc.text
 
 
-def test_html_uses_main_and_title_tag_without_article_or_h1(tmp_path: Path) -> None:
+def test_html_title_tag_without_article_or_h1(tmp_path: Path) -> None:
     path = tmp_path / "page.htm"
     path.write_text(
-        "<html><head><title>Only The Title</title></head><body>"
-        "<div>Text outside main.</div><main><p>Main text here.</p></main></body></html>"
+        "<html><head><title>Only The Title | Some Site</title></head><body>"
+        "<main><p>Main text here, long enough to be read as the article of the page.</p></main></body></html>"
     )
     doc = only_document(path)
     assert doc.title == "Only The Title"
-    assert doc.text == "Main text here."
+    assert doc.text == "Main text here, long enough to be read as the article of the page."
 
 
 def test_html_without_article_or_main_uses_body(tmp_path: Path) -> None:
     path = tmp_path / "plain.html"
-    path.write_text("<html><body><p>One paragraph.</p><p>Another one.</p><footer>f</footer></body></html>")
+    path.write_text(
+        "<html><body><p>One paragraph of the article.</p><p>Another one of it.</p><footer>f</footer></body></html>"
+    )
     doc = only_document(path)
-    assert doc.text == "One paragraph.\n\nAnother one."
+    assert doc.text == "One paragraph of the article.\n\nAnother one of it."
     assert doc.title == "plain"
 
 
@@ -189,7 +191,7 @@ def test_folders_are_read_recursively_sorted_and_hidden_entries_skipped(tmp_path
     (tmp_path / ".hidden").mkdir()
     (tmp_path / "a.txt").write_text("Alpha\nAlpha body.\n")
     (tmp_path / "b" / "b.md").write_text("# Beta\n\nBeta body.\n")
-    (tmp_path / "b" / "deeper" / "c.html").write_text("<title>Gamma</title><p>Gamma body.</p>")
+    (tmp_path / "b" / "deeper" / "c.html").write_text("<title>Gamma</title><p>Gamma body of the page.</p>")
     (tmp_path / ".hidden" / "secret.txt").write_text("Secret\nSecret body.\n")
     (tmp_path / ".dotfile.txt").write_text("Dot\nDot body.\n")
     result = load_documents([tmp_path])
