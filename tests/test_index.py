@@ -1,4 +1,5 @@
-"""The index on disk: round trip, mismatch and corruption errors, atomic generations."""
+"""The index directory (qa/index/): a build written and opened again, its manifest, damage and
+mismatches refused with a clear message, generations, and incremental updates."""
 
 from __future__ import annotations
 
