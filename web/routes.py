@@ -1,4 +1,4 @@
-"""GET / (chat page), POST /ask, GET /healthz: parse, call qa, format."""
+"""GET / (chat page), POST /ask, GET /healthz: parse, call qa, format (/documents: web/documents.py)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,22 @@ from web.schemas import AskRequest, AskResponse, ErrorResponse, Health
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": desc}
-    for code, desc in (
-        (401, "Missing or wrong API key"),
-        (413, "Request body too large"),
-        (422, "Invalid request"),
-        (503, "No usable index"),
-    )
+ERROR_DESCRIPTIONS = {
+    401: "Missing or wrong API key",
+    403: "Adding and removing articles is off: QA_API_KEY is not set",
+    404: "No indexed article has this id",
+    413: "Request body too large",
+    422: "Invalid request",
+    503: "No usable index",
 }
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route: each of these statuses has the one error shape."""
+    return {code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+ERRORS = errors(401, 413, 422, 503)
 
 
 def get_settings(request: Request) -> Settings:

@@ -1,4 +1,4 @@
-"""The /ask contract as pydantic models: what clients send and what they get back."""
+"""The /ask and /documents contracts as pydantic models: what clients send and what they get back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from qa import MAX_HISTORY_TURNS, MAX_TOP_K, MAX_TURN_CHARS
+from qa import MAX_HISTORY_TURNS, MAX_PAGE, MAX_TOP_K, MAX_TURN_CHARS
 
 
 class HistoryTurn(BaseModel):
@@ -96,3 +96,50 @@ class Health(BaseModel):
     documents: int
     chunks: int
     generation: str
+
+
+class DocumentOut(BaseModel):
+    """One indexed article as the library lists it."""
+
+    id: str = Field(description="The article's id (what DELETE /documents/{id} takes).")
+    title: str
+    site: str | None = Field(description="The publication's name, or else the host, when known.")
+    published: str | None = Field(description="Publication date (ISO 8601), when known.")
+    url: str | None = Field(description="Canonical address of a web article.")
+    source: str = Field(description="File path or URL the article was read from.")
+    urls: list[str] = Field(description="Every address the story was found at, syndicated copies included.")
+
+
+class DocumentPage(BaseModel):
+    """A page of the library: `total` articles match, `entries` are those from `offset` on."""
+
+    total: int
+    offset: int
+    limit: int = Field(description=f"Entries asked for (1-{MAX_PAGE}).")
+    entries: list[DocumentOut] = Field(description="Newest first; undated articles last.")
+
+
+class AddDocumentRequest(BaseModel):
+    """The address of a news article to fetch and index."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: StrictStr = Field(min_length=1, max_length=4096, description="An http or https address.")
+
+
+class DocumentAdded(BaseModel):
+    """What POST /documents did: the article as now indexed and the generation that holds it."""
+
+    added: DocumentOut = Field(
+        description="The article as indexed now. A syndicated copy of an indexed story is folded "
+        "into that story, which is the one returned."
+    )
+    generation: str = Field(description="The index generation serving it (already live).")
+    documents: int = Field(description="Articles indexed now.")
+
+
+class DocumentRemoved(BaseModel):
+    """What DELETE /documents/{id} removed and the generation without it."""
+
+    removed: DocumentOut
+    generation: str = Field(description="The index generation without it (already live).")
+    documents: int = Field(description="Articles indexed now.")

@@ -32,6 +32,11 @@
   let conversation = 0; // bumped by "New chat" so late replies of an old chat are dropped
   let returnFocusTo = null;
 
+  // Helpers shared with library.js (loaded after this file), which sets `filters` to a function
+  // returning the filter controls' values. The functions below are hoisted.
+  const NewsQA = { h, icon, isHttpUrl, dateNode, origin, articleLink, describeFailure, filters: null };
+  window.NewsQA = NewsQA;
+
   // ---- DOM helpers ----
 
   /** createElement with attributes and children; strings become text nodes. */
@@ -113,18 +118,42 @@
     return `Source ${c.id}: ${c.title || "untitled article"}`;
   }
 
+  /** A <time> showing the day of an ISO 8601 date in the reader's locale ("Mar 12, 2024" in en-US), or null. */
+  function dateNode(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(typeof iso === "string" ? iso : "");
+    if (!m) return null;
+    // UTC on both sides: a bare date must not shift a day in the reader's time zone.
+    const day = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+    if (Number.isNaN(day.getTime())) return null;
+    const label = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" }).format(day);
+    return h("time", { datetime: m[0] }, label);
+  }
+
+  /** "Site · date" of an article, as far as either is known; null when neither is. */
+  function origin(item, className) {
+    const site = typeof item.site === "string" && item.site.trim() ? item.site.trim() : null;
+    const date = dateNode(item.published);
+    if (!site && !date) return null;
+    return h("span", { class: className }, site, site && date ? " · " : null, date);
+  }
+
+  /** A link to a web article, opened in a new tab without telling it where the reader came from. */
+  function articleLink(url, attrs, ...children) {
+    return h("a", { ...attrs, href: url, target: "_blank", rel: "noopener noreferrer" }, ...children);
+  }
+
   function openSource(c, opener, related) {
     returnFocusTo = opener || document.activeElement;
     dialogKicker.textContent = related ? `Related passage ${c.id}` : `Source ${c.id}`;
-    dialogTitle.textContent = c.title || "Untitled article";
+    const title = c.title || "Untitled article";
+    dialogTitle.replaceChildren(isHttpUrl(c.url) ? articleLink(c.url, {}, title) : title);
 
     const rows = [];
+    if (c.site) rows.push(["Site", c.site]);
+    if (c.published) rows.push(["Published", dateNode(c.published) || c.published]);
     if (c.section) rows.push(["Section", c.section]);
-    if (c.published) rows.push(["Published", c.published]);
     if (c.source) {
-      const value = isHttpUrl(c.source)
-        ? h("a", { href: c.source, target: "_blank", rel: "noopener noreferrer" }, c.source)
-        : h("code", {}, c.source);
+      const value = isHttpUrl(c.source) ? articleLink(c.source, {}, c.source) : h("code", {}, c.source);
       rows.push(["Source", value]);
     }
     dialogMeta.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
@@ -196,10 +225,19 @@
           c.title || "Untitled article",
           c.section ? h("span", { class: "section" }, ` · ${c.section}`) : null,
         ),
+        origin(c, "source-origin"),
         h("span", { class: "source-quote" }, preview.replace(/\s+/g, " ").trim()),
       );
       btn.addEventListener("click", () => openSource(c, btn, related));
-      return h("li", {}, btn);
+      const where = c.site || (isHttpUrl(c.url) ? new URL(c.url).host : "");
+      const link = isHttpUrl(c.url)
+        ? articleLink(
+            c.url,
+            { class: "btn btn-icon source-link", "aria-label": `Open “${c.title || "the article"}” on ${where} (new tab)` },
+            icon(["M8 4H5.5A1.5 1.5 0 0 0 4 5.5v9A1.5 1.5 0 0 0 5.5 16h9a1.5 1.5 0 0 0 1.5-1.5V12", "M11 4h5v5", "M16 4l-7 7"]),
+          )
+        : null;
+      return h("li", { class: "source-item" }, btn, link);
     });
     return h("section", { class: "sources" }, h("h3", {}, heading), h("ol", {}, items));
   }
@@ -224,11 +262,16 @@
     );
   }
 
-  function answerMessage(data) {
+  function answerMessage(data, filtered) {
     const citations = Array.isArray(data.citations) ? data.citations.filter((c) => c && typeof c === "object") : [];
     const total = data.timings_ms && Number(data.timings_ms.total);
     const meta = Number.isFinite(total)
-      ? h("p", { class: "meta" }, `Answered in ${total < 1000 ? `${Math.round(total)} ms` : `${(total / 1000).toFixed(1)} s`}`)
+      ? h(
+          "p",
+          { class: "meta" },
+          `Answered in ${total < 1000 ? `${Math.round(total)} ms` : `${(total / 1000).toFixed(1)} s`}`,
+          filtered ? " · from the filtered articles only" : null,
+        )
       : null;
 
     if (data.abstained) {
@@ -306,6 +349,9 @@
     if (busy || !question) return;
     const mine = conversation;
     const sentHistory = MAX_HISTORY_TURNS > 0 ? history.slice(-MAX_HISTORY_TURNS) : [];
+    // The filter controls (library.js); sent only when set, so a plain question stays plain.
+    const filters = typeof NewsQA.filters === "function" ? NewsQA.filters() : null;
+    const payload = filters ? { question, history: sentHistory, filters } : { question, history: sentHistory };
     setBusy(true);
     if (!again) addMessage(userMessage(question));
     const pending = addMessage(pendingMessage());
@@ -323,7 +369,7 @@
       const res = await fetch(ASK_URL, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question, history: sentHistory }),
+        body: JSON.stringify(payload),
         signal: ctl.signal,
         credentials: "same-origin",
       });
@@ -338,7 +384,7 @@
       } else if (!body || typeof body.answer !== "string") {
         reply = errorMessage("The server sent a reply this page could not read.", question);
       } else {
-        reply = answerMessage(body);
+        reply = answerMessage(body, Boolean(filters));
         if (mine === conversation) {
           history.push({ role: "user", content: question }, { role: "assistant", content: body.answer });
         }
