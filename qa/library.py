@@ -15,7 +15,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import BadInput, NotFound
 from qa.fetch import Fetcher
-from qa.index import Index
+from qa.index import DocumentInfo, Index
 from qa.ingest.web import is_url, read_page
 from qa.text import fold
 
@@ -49,6 +49,19 @@ class Page:
         return {**asdict(self), "entries": [asdict(e) for e in self.entries]}
 
 
+@dataclass(frozen=True)
+class Change:
+    """What an add or a remove did: the article concerned, and the build that made it live."""
+
+    entry: Entry
+    report: BuildReport
+
+
+def entry(doc: DocumentInfo) -> Entry:
+    """An indexed article as the library lists it."""
+    return Entry(doc.doc_id, doc.title, doc.site, doc.published, doc.url, doc.source, doc.urls)
+
+
 def list_documents(index: Index, query: str = "", offset: int = 0, limit: int = 20) -> Page:
     """Indexed articles whose title contains `query` (any case and accents), newest first
     (undated ones last, in index order)."""
@@ -59,29 +72,36 @@ def list_documents(index: Index, query: str = "", offset: int = 0, limit: int = 
     wanted = fold(query.strip())
     found = [d for d in index.documents.values() if wanted in fold(d.title)]
     found.sort(key=lambda d: d.published or "", reverse=True)  # stable: index order among equals
-    entries = tuple(
-        Entry(d.doc_id, d.title, d.site, d.published, d.url, d.source, d.urls)
-        for d in found[offset : offset + limit]
-    )
+    entries = tuple(entry(d) for d in found[offset : offset + limit])
     return Page(len(found), offset, limit, entries)
 
 
-def add_url(url: str, embedder: Embedder, settings: Settings) -> BuildReport:
-    """Fetch one article and add it to the index (or replace its earlier version)."""
+def add_url(url: str, embedder: Embedder, settings: Settings) -> Change:
+    """Fetch one article and add it to the index (or replace its earlier version); the entry is
+    the article as indexed, which is an earlier copy of the story when it was folded into one."""
     if not isinstance(url, str) or not is_url(url.strip()):
         raise BadInput("url must be an http or https address")
+    Index.open(settings.index_dir).close()  # no index to add to: say so before fetching
     with Fetcher(settings) as fetcher:
         document = read_page(url.strip(), fetcher)
-    return update_documents(
-        embedder, settings.index_dir, [document], options=BuildOptions.from_settings(settings)
+    options = BuildOptions.from_settings(settings)
+    report = update_documents(embedder, settings.index_dir, [document], options=options)
+    index = Index.open(settings.index_dir)
+    index.close()
+    kept = index.documents.get(document.doc_id) or next(
+        d for d in index.documents.values() if document.url in d.urls or document.source in d.urls
     )
+    return Change(entry(kept), report)
 
 
-def remove_document(doc_id: str, embedder: Embedder, settings: Settings) -> BuildReport:
+def remove_document(doc_id: str, embedder: Embedder, settings: Settings) -> Change:
     """Remove one article by its id (NotFound when no article has it)."""
     index = Index.open(settings.index_dir)
     index.close()
-    if doc_id not in index.documents:
+    doc = index.documents.get(doc_id)
+    if doc is None:
         raise NotFound(f"no indexed article has id {doc_id!r} (GET /documents lists them)")
     options = BuildOptions.from_settings(settings)
-    return update_documents(embedder, settings.index_dir, remove=[doc_id], options=options)
+    return Change(
+        entry(doc), update_documents(embedder, settings.index_dir, remove=[doc_id], options=options)
+    )

@@ -3,14 +3,13 @@ URL) and DELETE /documents/{id}: parse, call qa, format. Writes need QA_API_KEY.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from qa import MAX_PAGE, QA, Entry, Settings, add_url, list_documents, remove_document
-from qa.errors import NotFound, QAError
+from qa import MAX_PAGE, QA, Settings, add_url, list_documents, remove_document
+from qa.errors import QAError
 from web.routes import errors, get_qa, get_settings, require_key
 from web.schemas import AddDocumentRequest, DocumentAdded, DocumentPage, DocumentRemoved
 
@@ -78,11 +77,10 @@ def documents(
 def add_document(body: AddDocumentRequest, qa: Annotated[QA, Depends(get_qa)]) -> Any:
     """Fetch, read and index one article; answer with it as indexed and the live generation."""
     # Plain `def`: fetching and embedding block, so FastAPI runs this in its thread pool.
-    before = _hashes(qa)  # also a 503 before any fetch when there is no index to add to
-    report = add_url(body.url, qa.embedder, qa.settings)
+    change = add_url(body.url, qa.embedder, qa.settings)
     qa.maybe_reload(force=True)  # serve the new generation now, not at the next reload check
-    added = _added(qa.index.documents, before, body.url.strip())
-    return {"added": added, "generation": report.generation, "documents": report.documents}
+    report = change.report
+    return {"added": asdict(change.entry), "generation": report.generation, "documents": report.documents}
 
 
 @router.delete(
@@ -97,33 +95,7 @@ def delete_document(
     qa: Annotated[QA, Depends(get_qa)],
 ) -> Any:
     """Remove one article (404 when no article has the id); answer with what was removed."""
-    qa.maybe_reload(force=True)  # look the id up in the newest generation, not a stale one
-    info = qa.index.documents.get(doc_id)
-    if info is None:
-        raise NotFound(f"no indexed article has id {doc_id!r} (GET /documents lists them)")
-    report = remove_document(doc_id, qa.embedder, qa.settings)
+    change = remove_document(doc_id, qa.embedder, qa.settings)
     qa.maybe_reload(force=True)
-    return {"removed": _entry(info), "generation": report.generation, "documents": report.documents}
-
-
-def _hashes(qa: QA) -> dict[str, str]:
-    """Content hash by article id in the newest generation."""
-    qa.maybe_reload(force=True)
-    return {doc_id: d.content_hash for doc_id, d in qa.index.documents.items()}
-
-
-def _entry(d: Any) -> dict[str, Any]:
-    """An index's article metadata as the library lists it."""
-    return asdict(Entry(d.doc_id, d.title, d.site, d.published, d.url, d.source, d.urls))
-
-
-def _added(documents: Mapping[str, Any], before: Mapping[str, str], url: str) -> dict[str, Any]:
-    """The article an add made or changed: the new or changed one at `url` (its canonical address
-    may differ, after a redirect or a <link rel=canonical>), else the only new or changed one,
-    else the last one (re-added unchanged: update_documents puts what it adds last)."""
-    # add_url reports counts, not the Document it read, so the generations are compared instead.
-    changed = [d for d in documents.values() if before.get(d.doc_id) != d.content_hash]
-    found = [d for d in changed if url in (d.url, *d.urls)] or changed
-    if len(found) != 1:
-        found = [d for d in documents.values() if url in (d.url, *d.urls)] or list(documents.values())
-    return _entry(found[-1])
+    report = change.report
+    return {"removed": asdict(change.entry), "generation": report.generation, "documents": report.documents}

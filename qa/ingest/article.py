@@ -2,8 +2,8 @@
 
 trafilatura is what the field uses to pull the article out of a page: on its own evaluation set
 of 990 pages, F1 0.918 as called here against 0.775 for the hand-written reader it replaced
-(`bench/extraction.py`, docs/performance.md). It reads the page's declared or detected encoding, and its markdown
-output keeps section headings, which become section context here. The document text is the
+(`bench/extraction.py`, docs/performance.md). It reads the page's declared or detected encoding,
+and its markdown output keeps section headings, which become section context here. The document text is the
 article text it returns (with the markdown markers taken out), so every citation offset indexes
 into exactly what was extracted.
 """
