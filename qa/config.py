@@ -81,7 +81,9 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address the server binds to.")
     port: int = _setting(8000, "Port the server listens on.")
     api_key: str | None = _setting(
-        None, "When set, POST /ask requires 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
+        None,
+        "When set, POST /ask and /documents require 'Authorization: Bearer <key>' or 'X-API-Key: <key>'; "
+        "adding or removing documents over HTTP is refused until it is set.",
     )
     reload_interval_s: float = _setting(
         1.0, "How often the server checks the index directory for a rebuilt index, in seconds."
