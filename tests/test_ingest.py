@@ -122,7 +122,8 @@ def test_html_title_tag_without_article_or_h1(tmp_path: Path) -> None:
 def test_html_without_article_or_main_uses_body(tmp_path: Path) -> None:
     path = tmp_path / "plain.html"
     path.write_text(
-        "<html><body><p>One paragraph of the article.</p><p>Another one of it.</p><footer>f</footer></body></html>"
+        "<html><body><p>One paragraph of the article.</p><p>Another one of it.</p>"
+        "<footer>f</footer></body></html>"
     )
     doc = only_document(path)
     assert doc.text == "One paragraph of the article.\n\nAnother one of it."
