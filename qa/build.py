@@ -19,7 +19,7 @@ from qa.ingest import Skipped, load_documents
 from qa.records import Chunk, Document, Sentence
 
 Progress = Callable[[str, int, int], None]
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4  # 4: sentences split with pySBD
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from pathlib import Path
 
 import pytest
 
+from qa import chunk
 from qa.chunk import approx_tokens, chunk_document, split_sentences
 from qa.ingest import bundled_corpus, load_documents, make_document
 from qa.records import Document, Span
@@ -92,9 +95,10 @@ SPLITS = [
         ["The vote is at 5 p.m. Friday in Washington.", "Results follow."],
     ),
     (
+        # An ellipsis before a capital is an omission, not an end (pySBD's golden rule 47).
         "question-exclaim-ellipsis",
         "Is it true? Yes! It is… Really.",
-        ["Is it true?", "Yes!", "It is…", "Really."],
+        ["Is it true?", "Yes!", "It is… Really."],
     ),
     (
         "parenthetical-inc",
@@ -105,6 +109,36 @@ SPLITS = [
         "lowercase-continuation",
         "Sales fell 5 percent. then rose.",
         ["Sales fell 5 percent. then rose."],
+    ),
+    (
+        "abbreviation-ends-sentence",
+        "I live in the U.S. How about you?",
+        ["I live in the U.S.", "How about you?"],
+    ),
+    (
+        "un-and-military-titles",
+        "A U.N. Security Council resolution passed. Maj. Gen. Athar Abbas spoke.",
+        ["A U.N. Security Council resolution passed.", "Maj. Gen. Athar Abbas spoke."],
+    ),
+    (
+        "clock-then-time-zone",
+        "It starts at 10 a.m. ET on Monday. It ends at 6 P.M. He left.",
+        ["It starts at 10 a.m. ET on Monday.", "It ends at 6 P.M.", "He left."],
+    ),
+    (
+        "sentences-inside-a-quote",
+        '"There is no silver bullet. There is no substitute," he said. “We try. We fail.”',
+        ['"There is no silver bullet.', 'There is no substitute," he said.', "“We try.", "We fail.”"],
+    ),
+    (
+        "comma-before-closing-quotes",
+        "\"He says, 'I want to be just like you,' \" Sohail said.",
+        ["\"He says, 'I want to be just like you,' \" Sohail said."],
+    ),
+    (
+        "wordless-piece-joins-the-sentence-before",
+        '"It has a glowing heart. ... We will do all we can."',
+        ['"It has a glowing heart. ...', 'We will do all we can."'],
     ),
     (
         "no-final-punctuation",
@@ -128,12 +162,43 @@ def test_split_sentences_never_crosses_a_line_break() -> None:
 
 
 def test_split_sentences_bullet_markers_are_not_sentence_text() -> None:
+    # A list number is content ("step 2"), kept as pySBD's golden rules keep it; a bullet is not.
     assert sentences_of("Intro here.\n- Bullet one.\n* Bullet two.\n12) Numbered item.") == [
         "Intro here.",
         "Bullet one.",
         "Bullet two.",
-        "Numbered item.",
+        "12) Numbered item.",
     ]
+
+
+GOLDEN_RULES = json.loads((Path(__file__).parent / "data" / "golden_rules_en.json").read_text())["rules"]
+
+
+def test_split_sentences_passes_pysbd_english_golden_rules() -> None:
+    failures = []
+    for rule in GOLDEN_RULES:
+        got = sentences_of(rule["text"])
+        if got != rule["expected"]:
+            failures.append(f"{rule['id']}) {rule['name']}: {got} != {rule['expected']}")
+    assert len(GOLDEN_RULES) == 48
+    assert len(failures) <= 3, "\n".join(failures)
+
+
+def test_lines_that_skip_pysbd_split_as_pysbd_would(
+    sample_doc: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [*sample_doc.text.split("\n"), *(r["text"] for r in GOLDEN_RULES), *(s[1] for s in SPLITS)]
+    fast = [sentences_of(line) for line in lines]
+    monkeypatch.setattr(chunk, "_INNER_END", re.compile(""))  # every line goes through pySBD
+    assert [sentences_of(line) for line in lines] == fast
+
+
+def test_a_pysbd_crash_leaves_the_line_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(_: str) -> list[object]:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(chunk._segmenter(), "segment", crash)
+    assert sentences_of("One here. Two here.\nThree.") == ["One here. Two here.", "Three."]
 
 
 def test_split_sentences_indexes_and_paragraphs() -> None:
