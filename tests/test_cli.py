@@ -194,7 +194,17 @@ def test_cli_ask_json(sample_index: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"answer", "abstained", "support", "citations", "timings_ms"}
+    assert set(data) == {
+        "answer",
+        "abstained",
+        "mode",
+        "support",
+        "citations",
+        "claims",
+        "note",
+        "timings_ms",
+    }
+    assert (data["mode"], data["claims"], data["note"]) == ("extractive", [], None)
     assert data["abstained"] is False
     assert data["citations"] and data["citations"][0]["id"] == 1
     assert {"embed", "retrieve", "answer", "total"} <= set(data["timings_ms"])
