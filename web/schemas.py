@@ -44,6 +44,12 @@ class AskRequest(BaseModel):
         default=None, ge=1, le=MAX_TOP_K, description="Passages to retrieve (default QA_TOP_K)."
     )
     filters: FiltersIn | None = Field(default=None, description="Date range and sources to answer from.")
+    mode: Literal["auto", "extractive", "generate"] = Field(
+        default="auto",
+        description="'extractive': the articles' own sentences; 'generate': written by the configured LLM "
+        "(QA_LLM_URL; 422 without one), each sentence verified against its cited passage; 'auto': "
+        "generate when an LLM is configured, else extractive.",
+    )
 
 
 class CitationOut(BaseModel):
