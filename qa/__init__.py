@@ -8,7 +8,7 @@ from qa.config import MAX_HISTORY_TURNS, MAX_TOP_K, MAX_TURN_CHARS, Settings
 from qa.errors import QAError
 from qa.ingest import bundled_corpus, load_documents
 from qa.pipeline import QA
-from qa.records import Answer, Chunk, Citation, Document, Filters, Hit, Sentence, Turn
+from qa.records import Answer, Chunk, Citation, Claim, Document, Filters, Hit, Sentence, Turn
 from qa.suggest import example_questions
 from qa.validate import parse_filters
 
@@ -22,6 +22,7 @@ __all__ = [
     "BuildReport",
     "Chunk",
     "Citation",
+    "Claim",
     "Document",
     "Filters",
     "Hit",
