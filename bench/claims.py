@@ -40,69 +40,17 @@ SYNONYMS = {
     for x, y in [pair.split()]
     for a, b in ((x, y), (y, x))
 }
-ADVERBS = frozenset(
-    [
-        "also",
-        "very",
-        "actively",
-        "specifically",
-        "initially",
-        "recently",
-        "currently",
-        "still",
-        "just",
-        "really",
-        "particularly",
-        "largely",
-        "mostly",
-        "significantly",
-        "eventually",
-        "subsequently",
-        "highly",
-        "widely",
-        "generally",
-        "usually",
-        "originally",
-        "officially",
-        "formally",
-        "directly",
-        "strongly",
-        "simply",
-        "notably",
-        "reportedly",
-        "increasingly",
-        "effectively",
-    ]
-)
-_LEADS = frozenset(
-    [
-        "in",
-        "on",
-        "at",
-        "by",
-        "during",
-        "after",
-        "before",
-        "since",
-        "following",
-        "when",
-        "while",
-        "although",
-        "as",
-        "despite",
-        "under",
-        "for",
-        "with",
-        "from",
-        "throughout",
-        "until",
-        "within",
-        "over",
-        "between",
-        "among",
-        "upon",
-    ]
-)
+ADVERBS = frozenset((
+    "also", "very", "actively", "specifically", "initially", "recently", "currently", "still", "just",
+    "really", "particularly", "largely", "mostly", "significantly", "eventually", "subsequently",
+    "highly", "widely", "generally", "usually", "originally", "officially", "formally", "directly",
+    "strongly", "simply", "notably", "reportedly", "increasingly", "effectively",
+))  # fmt: skip
+_LEADS = frozenset((
+    "in", "on", "at", "by", "during", "after", "before", "since", "following", "when", "while",
+    "although", "as", "despite", "under", "for", "with", "from", "throughout", "until", "within",
+    "over", "between", "among", "upon",
+))  # fmt: skip
 _AUXILIARIES = re.compile(r"\b(is|was|are|were|will|can|could|would|should|has|have|had|does|did)\b")
 _WORD = re.compile(r"[A-Za-z’'-]+")
 SUPPORTED = ("paraphrase", "part")

@@ -42,77 +42,24 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # "$17.5B", "€3bn": an abbreviated scale, after a currency only ("5m" alone may be metres).
 _SCALED = re.compile(r"([$€£¥₹]\s?\d[\d.,]*)\s?(bn|b|mn|m|k)\b", re.I)
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-} | {
-    w: str(10 * i)
-    for i, w in enumerate(["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], 3)
-}
+_UNITS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+)  # fmt: skip
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_UNITS)} | {w: str(10 * i) for i, w in enumerate(_TENS, 3)}
 _NUMBER_WORDS |= {"hundred": "100", "thousand": "1000", "dozen": "12"}
 _SCALES = {"million", "billion", "trillion"}
 _CURRENCIES = {"$": "dollar", "€": "euro", "£": "pound", "¥": "yen", "₹": "rupee"}
 _CURRENCY_WORDS = {"dollar": "dollar", "dollars": "dollar", "euro": "euro", "euros": "euro", "yen": "yen"}
 _NEGATIONS = {"not", "no", "never", "none", "neither", "nor", "nobody", "nothing", "without", "cannot"}
 # Capitalised first words of a claim that are not names (beyond the stopwords).
-_OPENERS = frozenset(
-    [
-        "however",
-        "meanwhile",
-        "additionally",
-        "moreover",
-        "furthermore",
-        "instead",
-        "overall",
-        "still",
-        "yet",
-        "although",
-        "though",
-        "despite",
-        "while",
-        "since",
-        "unlike",
-        "like",
-        "both",
-        "either",
-        "according",
-        "currently",
-        "today",
-        "recently",
-        "later",
-        "earlier",
-        "first",
-        "finally",
-        "also",
-        "thus",
-        "therefore",
-        "yes",
-    ]
-)
+_OPENERS = frozenset((
+    "however", "meanwhile", "additionally", "moreover", "furthermore", "instead", "overall", "still",
+    "yet", "although", "though", "despite", "while", "since", "unlike", "like", "both", "either",
+    "according", "currently", "today", "recently", "later", "earlier", "first", "finally", "also",
+    "thus", "therefore", "yes",
+))  # fmt: skip
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override|bypass)\b[^.!?]{0,60}\b(instructions?|prompts?|rules|guidelines|"
     r"directions|context|passages?)\b"
