@@ -9,7 +9,7 @@ from qa.errors import QAError
 from qa.ingest import bundled_corpus, load_documents
 from qa.library import MAX_PAGE, Entry, Page, add_url, list_documents, remove_document
 from qa.pipeline import QA
-from qa.records import Answer, Chunk, Citation, Document, Filters, Hit, Sentence, Turn
+from qa.records import Answer, Chunk, Citation, Claim, Document, Filters, Hit, Sentence, Turn
 from qa.suggest import example_questions
 from qa.validate import parse_filters
 
@@ -24,6 +24,7 @@ __all__ = [
     "BuildReport",
     "Chunk",
     "Citation",
+    "Claim",
     "Document",
     "Entry",
     "Filters",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.config import Settings
+from qa.config import ANSWER_MODES, Settings
 from qa.errors import BadInput, QAError
 
 
@@ -107,11 +107,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     filters = parse_filters(args.since, args.until, args.source)
-    answer = QA(settings).ask(args.question, top_k=args.top_k, filters=filters)
+    answer = QA(settings).ask(args.question, top_k=args.top_k, filters=filters, mode=args.mode)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     print(answer.answer)
+    if answer.note:
+        print(f"\n(Extractive answer: {answer.note}.)")
     if answer.citations:
         print("\nRelated passages:" if answer.abstained else "\nSources:")
     for c in answer.citations:
@@ -276,6 +278,10 @@ def _add_ask_command(sub: Subcommands) -> None:
     p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
     p.add_argument("--source", action="append", default=[], metavar="SITE_OR_URL",
                    help="only articles of this site, or under this url or path (repeatable)")  # fmt: skip
+    p.add_argument("--mode", choices=ANSWER_MODES, default="auto",
+                   help="generate: the LLM of QA_LLM_URL writes the answer, each sentence verified; "
+                   "extractive: the articles' own sentences; auto (default): generate when an LLM "
+                   "is configured")  # fmt: skip
     add_index_options(p)
     p.set_defaults(func=cmd_ask)
 

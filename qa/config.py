@@ -6,6 +6,7 @@ import os
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from qa.errors import BadInput
 
@@ -35,12 +36,21 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "threads": (0, None),
     "fetch_timeout_s": (0.1, None),
     "fetch_connect_timeout_s": (0.1, None),
+    "llm_timeout_s": (0.1, None),
+    "llm_max_tokens": (16, None),
+    "llm_passages": (1, MAX_TOP_K),
 }
 PRECISIONS = ("auto", "float32")
+# What becomes of a generated sentence that no cited passage supports (QA_LLM_UNSUPPORTED).
+UNSUPPORTED = ("drop", "mark")
+# How an answer may be made (/ask's "mode", `qa ask --mode`): "auto" is "generate" when an LLM is
+# configured (QA_LLM_URL), else "extractive".
+ANSWER_MODES = ("auto", "extractive", "generate")
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, secret: bool = False) -> Any:
+    # A secret stays out of repr(settings), so logging or printing the settings never shows it.
+    return field(default=default, metadata={"help": help}, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,39 @@ class Settings:
         "Let fetched URLs and their redirects reach private, loopback and link-local addresses. Off, "
         "a URL whose host resolves to one is refused, so adding by URL can't reach inside a network.",
     )
+    llm_url: str | None = _setting(
+        None,
+        "Base URL of an OpenAI-compatible API (llama.cpp's llama-server, Ollama, vLLM or a hosted "
+        "one), e.g. http://127.0.0.1:8080/v1. Set, answers are written by that LLM and each of their "
+        "sentences verified against its cited passage; unset, no LLM is ever asked.",
+    )
+    llm_model: str | None = _setting(
+        None,
+        "Model name sent to the LLM server: llama-server ignores it, Ollama, vLLM and hosted APIs need "
+        "it. Unset, 'default' is sent.",
+    )
+    llm_api_key: str | None = _setting(
+        None,
+        "Sent to the LLM server as 'Authorization: Bearer <key>'; never logged or returned.",
+        secret=True,
+    )
+    llm_timeout_s: float = _setting(
+        60.0,
+        "Longest wait for the LLM's whole reply, in seconds; past it, the extractive answer is "
+        "returned with a note saying so.",
+    )
+    llm_max_tokens: int = _setting(400, "Most tokens the LLM may write for one answer.")
+    llm_passages: int = _setting(
+        5,
+        f"Retrieved passages the LLM reads, numbered, best first (1-{MAX_TOP_K}, at most the "
+        "request's top_k): the same ones its citations point into.",
+    )
+    llm_unsupported: str = _setting(
+        "drop",
+        "A generated sentence that no sentence of its cited passages supports is dropped from the "
+        "answer ('drop') or kept and marked '(unverified)' ('mark'); either way it is listed in "
+        "`claims` with supported false.",
+    )
 
     def __post_init__(self) -> None:
         """Refuse values out of range, naming the variable that sets them."""
@@ -124,6 +167,12 @@ class Settings:
             raise BadInput(
                 f"QA_EMBED_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.embed_precision!r}"
             )
+        if self.llm_unsupported not in UNSUPPORTED:
+            raise BadInput(
+                f"QA_LLM_UNSUPPORTED must be one of {', '.join(UNSUPPORTED)}, not {self.llm_unsupported!r}"
+            )
+        if self.llm_url is not None:
+            check_llm_url(self.llm_url)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -147,6 +196,23 @@ class Settings:
             default = "" if f.default is MISSING or f.default is None else str(f.default)
             rows.append((f"QA_{f.name.upper()}", default, f.metadata["help"]))
         return rows
+
+
+def check_llm_url(url: str) -> None:
+    """Refuse a QA_LLM_URL the client could not use, at start-up rather than on every request."""
+    how = "it must look like http://127.0.0.1:8080/v1"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (urlsplit checks the port only when asked)
+    except ValueError:
+        raise BadInput(f"QA_LLM_URL is not a valid URL: {how}") from None
+    if parts.username or parts.password:
+        # A key inside the URL would end up in logs and error messages: it has its own setting.
+        raise BadInput("QA_LLM_URL must not hold credentials: put the key in QA_LLM_API_KEY")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(f"QA_LLM_URL={url!r} is not an http(s) URL with a host: {how}")
+    if parts.query or parts.fragment:
+        raise BadInput(f"QA_LLM_URL={url!r} must not have a query or fragment: {how}")
 
 
 def _coerce(name: str, default: Any, raw: str) -> Any:

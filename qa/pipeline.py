@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.answer import compose
-from qa.config import Settings
+from qa.config import ANSWER_MODES, Settings
 from qa.embed import Embedder
-from qa.errors import QAError
+from qa.errors import BadInput, QAError
 from qa.index import Index, read_manifest
 from qa.live import LiveIndex
 from qa.question import Question, parse
 from qa.records import Answer, Filters, Hit, Turn
 from qa.retrieve import NO_FILTERS, retrieve
 from qa.validate import validate
+
+if TYPE_CHECKING:  # qa.llm (and httpx with it) is imported only when an LLM is configured
+    from qa.llm import ChatClient
+
+log = logging.getLogger("qa.pipeline")
 
 
 class QA:
@@ -43,6 +50,11 @@ class QA:
             settings.reload_interval_s,
             require=require_index,
         )
+        self.llm: ChatClient | None = None
+        if settings.llm_url:
+            from qa.llm import ChatClient
+
+            self.llm = ChatClient.from_settings(settings)
 
     @property
     def index(self) -> Index:
@@ -69,9 +81,10 @@ class QA:
         history: Sequence[Turn] = (),
         top_k: int | None = None,
         filters: Filters | None = None,
+        mode: str = "auto",
     ) -> Answer:
         """Answer one question (with optional conversation history) from the live index."""
-        return self.run(question, history, top_k, filters)[0]
+        return self.run(question, history, top_k, filters, mode)[0]
 
     def run(
         self,
@@ -79,10 +92,12 @@ class QA:
         history: Sequence[Turn] = (),
         top_k: int | None = None,
         filters: Filters | None = None,
+        mode: str = "auto",
     ) -> tuple[Answer, list[Hit]]:
         """`ask`, also returning the retrieved passages (for evaluation and debugging)."""
         t0 = time.perf_counter()
         text, k = validate(question, history, top_k, self.settings)
+        generating = self._generating(mode)
         index = self.index
         parsed = parse(text, history)
         search, meaning = self._vectors(parsed)
@@ -97,7 +112,43 @@ class QA:
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
+        if generating:
+            answer = self._generate(answer, index, parsed, hits)
+            t4 = time.perf_counter()
+            # "generate": the whole LLM step (a fallback's too); "llm" and "verify" when it answered.
+            timings |= {"generate": round((t4 - t3) * 1000, 2), **answer.timings_ms}
+            timings["total"] = round((t4 - t0) * 1000, 2)
         return replace(answer, timings_ms=timings), hits
+
+    def _generating(self, mode: str) -> bool:
+        """Whether this request's answer is written by the LLM; a 422 for a mode that can't be."""
+        if mode not in ANSWER_MODES:
+            raise BadInput(f"mode must be one of {', '.join(ANSWER_MODES)}, not {mode!r}")
+        if mode == "generate" and self.llm is None:
+            raise BadInput(
+                "mode 'generate' needs an LLM: set QA_LLM_URL to an OpenAI-compatible server's base URL "
+                "(e.g. http://127.0.0.1:8080/v1), or ask with mode 'auto' or 'extractive'"
+            )
+        return mode != "extractive" and self.llm is not None
+
+    def _generate(self, extractive: Answer, index: Index, question: Question, hits: list[Hit]) -> Answer:
+        """The LLM's verified answer, or the extractive one with a note saying why not. Never raises:
+        the LLM is an optional writer, and a failure of it is no failure of the request."""
+        from qa.llm import Fallback, generate
+
+        assert self.llm is not None
+        if extractive.abstained:
+            return replace(extractive, note="the articles don't cover the question, so no LLM was asked")
+        try:
+            answer = generate(self.llm, self.settings, self.embedder, index, question, hits)
+        except Fallback as exc:
+            return replace(extractive, note=exc.note, claims=exc.claims)
+        except Exception:
+            log.exception("the LLM answer could not be made; the extractive answer is returned")
+            return replace(
+                extractive, note="the LLM's answer could not be checked (an internal error, logged)"
+            )
+        return replace(answer, support=extractive.support)
 
     def _vectors(self, question: Question) -> tuple[np.ndarray, np.ndarray]:
         """The vector to search with and the one to weigh sentences against.
@@ -117,3 +168,5 @@ class QA:
         close = getattr(self.embedder, "close", None)
         if callable(close):
             close()
+        if self.llm is not None:
+            self.llm.close()

@@ -127,8 +127,23 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One sentence of a generated answer, and whether a sentence of its cited passages says it."""
+
+    text: str
+    # Ids of the answer's citations that hold its supporting span; none when it is unsupported.
+    citations: tuple[int, ...]
+    supported: bool
+
+
+# How an answer was made: the sentences chosen from the articles, or written by an LLM and verified.
+EXTRACTIVE = "extractive"
+GENERATE = "generate"
+
+
+@dataclass(frozen=True)
 class Answer:
-    """What `ask` returns: a short extractive answer with [n] markers, or an abstention."""
+    """What `ask` returns: a short answer with [n] markers, or an abstention."""
 
     answer: str
     abstained: bool
@@ -137,13 +152,25 @@ class Answer:
     # How strongly the chosen sentences answer the question (the answer model's score, the one
     # abstention compares with its threshold); 0 for a refusal.
     support: float = 0.0
+    mode: str = EXTRACTIVE
+    # Why a generated answer was asked for but this one is extractive (the LLM failed, or none of
+    # its sentences could be verified); None otherwise.
+    note: str | None = None
+    # The sentences an LLM wrote, each checked against its cited passages; empty when extractive.
+    claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The /ask response object, shared by the API and `qa ask --json`."""
         return {
             "answer": self.answer,
             "abstained": self.abstained,
+            "mode": self.mode,
             "support": self.support,
             "citations": [asdict(c) for c in self.citations],
+            "claims": [
+                {"text": c.text, "citations": list(c.citations), "supported": c.supported}
+                for c in self.claims
+            ],
+            "note": self.note,
             "timings_ms": dict(self.timings_ms),
         }

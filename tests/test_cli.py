@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeEncoder, build_sample
+from llm_server import Reply, llm_server
 
 import qa.embed
 import qa.pipeline
@@ -194,10 +195,41 @@ def test_cli_ask_json(sample_index: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"answer", "abstained", "support", "citations", "timings_ms"}
+    assert set(data) == {
+        "answer",
+        "abstained",
+        "mode",
+        "support",
+        "citations",
+        "claims",
+        "note",
+        "timings_ms",
+    }
+    assert (data["mode"], data["claims"], data["note"]) == ("extractive", [], None)
     assert data["abstained"] is False
     assert data["citations"] and data["citations"][0]["id"] == 1
     assert {"embed", "retrieve", "answer", "total"} <= set(data["timings_ms"])
+
+
+def test_cli_ask_mode_generate_needs_an_llm(sample_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "ask", "--mode", "generate", "Revenue?", "--index-dir", str(sample_index))
+    assert code == 1 and out == ""
+    assert "mode 'generate' needs an LLM: set QA_LLM_URL" in err
+
+
+def test_cli_ask_says_why_the_llm_did_not_answer(
+    sample_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with llm_server(lambda request: Reply(status=500, body=b"{}")) as server:
+        monkeypatch.setenv("QA_LLM_URL", server.url)
+        question = "How much was Netflix's quarterly revenue?"
+        code, out, _ = run(capsys, "ask", "--mode", "generate", question, "--index-dir", str(sample_index))
+        assert code == 0
+        assert "$11.5 billion" in out and "(Extractive answer: the LLM server answered HTTP 500.)" in out
+        code, out, _ = run(capsys, "ask", "--json", question, "--index-dir", str(sample_index))
+    data = json.loads(out)
+    assert (data["mode"], data["note"]) == ("extractive", "the LLM server answered HTTP 500")
+    assert len(server.requests) == 2  # auto asks the LLM once one is configured
 
 
 ASK_ERRORS = [

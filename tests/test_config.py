@@ -20,6 +20,17 @@ from qa.errors import BadInput
         ({"QA_THREADS": "-1"}, r"QA_THREADS=-1 is out of range"),
         ({"QA_EMBED_PRECISION": "int4"}, r"QA_EMBED_PRECISION must be one of auto, float32, not 'int4'"),
         ({"QA_TOP_K": "ten"}, r"QA_TOP_K='ten' is not a valid int"),
+        ({"QA_LLM_URL": "ftp://h/v1"}, r"QA_LLM_URL='ftp://h/v1' is not an http\(s\) URL with a host"),
+        ({"QA_LLM_URL": "127.0.0.1:8080"}, r"is not an http\(s\) URL with a host"),
+        (
+            {"QA_LLM_URL": "http://u:pw@h/v1"},
+            r"QA_LLM_URL must not hold credentials: put the key in QA_LLM_API_KEY",
+        ),
+        ({"QA_LLM_URL": "http://h:99999/v1"}, r"QA_LLM_URL is not a valid URL"),
+        ({"QA_LLM_URL": "http://h/v1?x=1"}, r"must not have a query or fragment"),
+        ({"QA_LLM_UNSUPPORTED": "hide"}, r"QA_LLM_UNSUPPORTED must be one of drop, mark, not 'hide'"),
+        ({"QA_LLM_TIMEOUT_S": "0"}, r"QA_LLM_TIMEOUT_S=0.0 is out of range"),
+        ({"QA_LLM_PASSAGES": "0"}, r"QA_LLM_PASSAGES=0 is out of range"),
     ],
 )
 def test_settings_refuse_bad_values_at_start_up(env: dict[str, str], message: str) -> None:
@@ -41,3 +52,16 @@ def test_cli_reports_a_bad_setting_in_one_line(
         capsys.readouterr().err.strip()
         == "qa: error: QA_TOP_K=0 is out of range: it must be between 1 and 50"
     )
+
+
+def test_llm_settings_accept_a_server_and_keep_the_key_out_of_repr() -> None:
+    s = Settings.from_env(
+        env={
+            "QA_LLM_URL": "http://127.0.0.1:8080/v1",
+            "QA_LLM_API_KEY": "sk-secret",
+            "QA_LLM_UNSUPPORTED": "mark",
+        }
+    )
+    assert (s.llm_url, s.llm_api_key, s.llm_unsupported) == ("http://127.0.0.1:8080/v1", "sk-secret", "mark")
+    assert "sk-secret" not in repr(s)
+    assert Settings.from_env(env={"QA_LLM_URL": ""}).llm_url is None  # empty: no LLM

@@ -123,16 +123,59 @@ def test_fetch_imports_only_the_foundation_httpx_and_the_standard_library() -> N
     assert others <= sys.stdlib_module_names, sorted(others - sys.stdlib_module_names)
 
 
-NETWORK_CLIENTS = ("httpx", "requests", "aiohttp", "urllib.request", "http.client")
-NOT_FETCH = [p for p in sorted(QA_DIR.rglob("*.py")) if p != QA_DIR / "fetch.py"]
+NETWORK_CLIENTS = ("httpx", "requests", "aiohttp", "urllib.request", "http.client", "openai")
+# The LLM client talks to the one server the operator configured (QA_LLM_URL, often on 127.0.0.1),
+# never to an address an article or a user supplied, so it is the one client besides qa.fetch.
+LLM_CLIENT = QA_DIR / "llm" / "client.py"
+NOT_FETCH = [p for p in sorted(QA_DIR.rglob("*.py")) if p not in (QA_DIR / "fetch.py", LLM_CLIENT)]
 
 
 @pytest.mark.parametrize("path", NOT_FETCH, ids=lambda p: str(p.relative_to(QA_DIR)))
 def test_only_fetch_is_an_http_client(path: Path) -> None:
-    # Every request leaves through qa.fetch, so its limits and private-address check hold for all.
+    # Every request for an article leaves through qa.fetch, so its limits and private-address check
+    # hold for all.
     used = imported_modules(path, "qa")
     clients = {m for m in used if any(m == c or m.startswith(c + ".") for c in NETWORK_CLIENTS)}
     assert clients == set(), f"{path.name} imports {sorted(clients)}"
+
+
+def test_llm_client_imports_only_the_foundation_httpx_and_the_standard_library() -> None:
+    assert qa_imports(LLM_CLIENT) <= {"qa.config", "qa.errors"}
+    others = {m.split(".")[0] for m in imported_modules(LLM_CLIENT, "qa.llm")} - {"qa", "httpx"}
+    assert others <= sys.stdlib_module_names, sorted(others - sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize("path", sorted((QA_DIR / "llm").glob("*.py")), ids=lambda p: p.name)
+def test_llm_package_stays_below_the_pipeline_and_the_edges(path: Path) -> None:
+    above = {"qa.pipeline", "qa.cli", "qa.retrieve", "qa.build", "qa.live"}
+    used = {m for m in qa_imports(path) if any(m == a or m.startswith(a + ".") for a in above)}
+    assert used == set(), f"{path.name} imports {sorted(used)}"
+
+
+@pytest.mark.parametrize("path", sorted((QA_DIR / "answer").glob("*.py")), ids=lambda p: p.name)
+def test_extractive_answer_stage_does_not_import_the_llm(path: Path) -> None:
+    assert not {m for m in qa_imports(path) if m == "qa.llm" or m.startswith("qa.llm.")}
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """Modules a file imports when it is imported: its module-level import statements only."""
+    found: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.add(node.module or "")
+    return found
+
+
+OUTSIDE_LLM = [p for p in sorted(QA_DIR.rglob("*.py")) if p.parent.name != "llm"]
+
+
+@pytest.mark.parametrize("path", OUTSIDE_LLM, ids=lambda p: str(p.relative_to(QA_DIR)))
+def test_nothing_loads_the_llm_path_at_import_time(path: Path) -> None:
+    # Without QA_LLM_URL the LLM client (and httpx with it) is never imported: the pipeline imports
+    # qa.llm inside the functions that use it.
+    assert not {m for m in top_level_imports(path) if m.startswith(("qa.llm", "openai"))}
 
 
 # qa.cli: `python -m web` takes the same --index-dir/--model/--host/--port options as `qa`.

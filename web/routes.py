@@ -71,7 +71,8 @@ def require_key(
     responses=ERRORS,
     dependencies=[Depends(require_key)],
     summary="Answer a question with cited source sentences",
-    description="An extractive answer whose [n] markers point at the cited source sentences, or "
+    description="An answer whose [n] markers point at the cited source sentences (the articles' own "
+    "sentences, or with an LLM configured, its sentences that a cited sentence supports), or "
     "an abstention with related passages when the indexed articles don't cover the question. "
     'Every error has the shape {"error": {"code", "message"}}.',
 )
@@ -82,7 +83,7 @@ def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> JSONResponse:
     # sent as is rather than validated field by field again: that took ~1 ms of the GIL.
     f = body.filters
     filters = parse_filters(f.since, f.until, f.sources) if f else None
-    return JSONResponse(qa.ask(body.question, history, body.top_k, filters).to_dict())
+    return JSONResponse(qa.ask(body.question, history, body.top_k, filters, body.mode).to_dict())
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": ErrorResponse}})

@@ -44,6 +44,12 @@ class AskRequest(BaseModel):
         default=None, ge=1, le=MAX_TOP_K, description="Passages to retrieve (default QA_TOP_K)."
     )
     filters: FiltersIn | None = Field(default=None, description="Date range and sources to answer from.")
+    mode: Literal["auto", "extractive", "generate"] = Field(
+        default="auto",
+        description="'extractive': the articles' own sentences; 'generate': written by the configured LLM "
+        "(QA_LLM_URL; 422 without one), each sentence verified against its cited passage; 'auto': "
+        "generate when an LLM is configured, else extractive.",
+    )
 
 
 class CitationOut(BaseModel):
@@ -63,16 +69,39 @@ class CitationOut(BaseModel):
     site: str | None = Field(default=None, description="The publication's name, or else the host.")
 
 
+class ClaimOut(BaseModel):
+    """One sentence an LLM wrote, checked against its cited passage."""
+
+    text: str = Field(description="The sentence, without its [n] markers.")
+    citations: list[int] = Field(
+        description="Ids of the citations holding its supporting span; none if unsupported."
+    )
+    supported: bool = Field(
+        description="Whether a sentence of its cited passage states it, numbers and names included."
+    )
+
+
 class AskResponse(BaseModel):
-    """An extractive answer with inline [n] markers, or an abstention with related passages."""
+    """An answer with inline [n] markers, or an abstention with related passages."""
 
     answer: str
     abstained: bool
+    mode: Literal["extractive", "generate"] = Field(
+        description="Which path answered: the articles' sentences, or the LLM's verified sentences."
+    )
     support: float = Field(
         description="How strongly the quoted sentences answer the question (the answer model's "
         "score, which abstention compares with its threshold); 0 for a refusal."
     )
     citations: list[CitationOut]
+    claims: list[ClaimOut] = Field(
+        description="Every sentence the LLM wrote, supported or not; empty for an extractive answer "
+        "the LLM had no part in."
+    )
+    note: str | None = Field(
+        description="Why the answer is extractive although an LLM answer was asked for (the LLM failed, "
+        "timed out, or none of its sentences could be verified); null otherwise."
+    )
     timings_ms: dict[str, float]
 
 
