@@ -14,9 +14,7 @@ from qa.build import BuildOptions, BuildReport, update_documents
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import BadInput, NotFound
-from qa.fetch import Fetcher
 from qa.index import DocumentInfo, Index
-from qa.ingest.web import is_url, read_page
 from qa.text import fold
 
 MAX_PAGE = 100
@@ -79,6 +77,10 @@ def list_documents(index: Index, query: str = "", offset: int = 0, limit: int = 
 def add_url(url: str, embedder: Embedder, settings: Settings) -> Change:
     """Fetch one article and add it to the index (or replace its earlier version); the entry is
     the article as indexed, which is an earlier copy of the story when it was folded into one."""
+    # Here, not at the top: answering questions never loads the HTTP client.
+    from qa.fetch import Fetcher
+    from qa.ingest.web import is_url, read_page
+
     if not isinstance(url, str) or not is_url(url.strip()):
         raise BadInput("url must be an http or https address")
     Index.open(settings.index_dir).close()  # no index to add to: say so before fetching
