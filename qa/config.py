@@ -37,6 +37,14 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "fetch_connect_timeout_s": (0.1, None),
 }
 PRECISIONS = ("auto", "float32")
+# A build on a Ray cluster (qa/distributed): the longest wait to connect to the cluster (a missing one
+# fails fast instead of Ray's endless retries); the longest wait for the next embedded block before the
+# job is given up (an actor's first block includes loading the model; Ray restarts lost actors without
+# end); and the model batches (QA_EMBED_BATCH_SIZE texts) in one Ray Data block, small enough to spread
+# over the actors and big enough to keep each busy between blocks.
+RAY_CONNECT_TIMEOUT_S = 30.0
+RAY_STALL_TIMEOUT_S = 300.0
+RAY_BLOCK_BATCHES = 4
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -109,6 +117,12 @@ class Settings:
         False,
         "Let fetched URLs and their redirects reach private, loopback and link-local addresses. Off, "
         "a URL whose host resolves to one is refused, so adding by URL can't reach inside a network.",
+    )
+    ray_address: str | None = _setting(
+        None,
+        "A Ray cluster for `qa index` (what ray.init(address=...) takes: host:port of its head, or "
+        "'auto'): chunks and sentences are embedded there as a Ray Data job. Needs the ray extra. "
+        "Unset: in this process.",
     )
 
     def __post_init__(self) -> None:
