@@ -95,8 +95,9 @@ def ray_summary(embedder: PassageEmbedder, report: BuildReport) -> str:
 
     if not isinstance(embedder, RayEmbedder):
         return ""
+    nodes = len(embedder.nodes)
     return (
-        f"; embedded {report.embedded_texts} texts on {len(embedder.nodes)} Ray nodes "
+        f"; embedded {report.embedded_texts} texts on {nodes} Ray node{'' if nodes == 1 else 's'} "
         f"in {report.embed_seconds:.1f} s"
     )
 

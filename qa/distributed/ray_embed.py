@@ -84,6 +84,8 @@ class RayEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
+        if progress:
+            progress(0)  # the bar shows while the cluster starts the actors and loads the model
         # By length, as Embedder does: a block then holds texts of about one length (less padding).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         rows = batch_size * RAY_BLOCK_BATCHES
