@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint index bench quality train browser screenshot clean
+.PHONY: install run test test-ray lint index bench bench-ray quality train browser screenshot clean
 
 install: $(STAMP)
 
@@ -38,6 +38,12 @@ run: install $(INDEX_DIR)/CURRENT
 test: install browser lint
 	$(BIN)/python -m pytest -q
 
+# The builds on a real two-node Ray cluster on this machine (tests/test_ray.py, about 3-4 minutes):
+# they need the ray extra, which `make test` doesn't install, so there they are skipped.
+test-ray: install
+	$(BIN)/pip install -q -e '.[ray]'
+	$(BIN)/python -m pytest -q -m ray
+
 lint: install
 	$(BIN)/ruff check qa web tests bench
 	$(BIN)/ruff format --check qa web tests bench
@@ -45,6 +51,11 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# Build throughput on a local Ray cluster of 1 and of 2 nodes, and peak memory per node.
+bench-ray: install
+	$(BIN)/pip install -q -e '.[ray]'
+	$(BIN)/python bench/scale_ray.py
 
 # Answer quality next to the plain baseline on NewsQA, SQuAD and the Netflix sets (../shared/eval).
 quality: install

@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from qa.chunk import chunk_document, split_sentences
 from qa.config import Settings
 from qa.dedupe import fold_copies
-from qa.embed import Embedder
 from qa.errors import BadInput, NothingIndexed, QAError
 from qa.index import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
 from qa.ingest import Skipped, load_documents
@@ -20,6 +20,35 @@ from qa.records import Chunk, Document, Sentence
 
 Progress = Callable[[str, int, int], None]
 CHUNKER_VERSION = 4  # 4: sentences split with pySBD
+
+
+class PassageEmbedder(Protocol):
+    """What a build needs of an embedder: `Embedder` here, or qa.distributed's `RayEmbedder`."""
+
+    @property
+    def name(self) -> str:
+        """The model's name, as the index records it."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of a vector."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longer texts are truncated."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would see for `text`, without special tokens."""
+        ...
+
+    def embed_documents(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Normalised vectors of `texts`, in their order; `progress(n)` after each n texts."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,8 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     generation: str = ""
     folded: int = 0  # syndicated copies folded into another document (qa/dedupe.py)
+    embedded_texts: int = 0  # chunk and sentence texts that went through the model
+    embed_seconds: float = 0.0  # of which embedding them (on a Ray cluster: the whole job)
 
 
 @dataclass(frozen=True)
@@ -64,7 +95,7 @@ class Split:
     sentence_texts: list[str]
 
 
-def chunker_settings(embedder: Embedder, chunk_tokens: int) -> dict[str, int]:
+def chunker_settings(embedder: PassageEmbedder, chunk_tokens: int) -> dict[str, int]:
     """The chunker's parameters, recorded in the manifest; a change forces re-embedding."""
     return _chunker(min(chunk_tokens, embedder.max_tokens))
 
@@ -83,7 +114,7 @@ def nothing_indexed(skipped: Sequence[Skipped]) -> NothingIndexed:
     )
 
 
-def split_document(doc: Document, max_tokens: int, embedder: Embedder) -> Split:
+def split_document(doc: Document, max_tokens: int, embedder: PassageEmbedder) -> Split:
     """Split a document and build the texts the embedder sees (title and section as context)."""
     sentences = split_sentences(doc)
     context_budget = max_tokens - min(48, embedder.count_tokens(doc.title) + 8)
@@ -142,7 +173,7 @@ def _previous(index_dir: Path, model: str, chunker: dict[str, int]) -> Index | N
 
 def build_index(
     documents: Sequence[Document],
-    embedder: Embedder,
+    embedder: PassageEmbedder,
     index_dir: Path,
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
@@ -167,7 +198,7 @@ def build_index(
 
 
 def _embed(
-    splits: Sequence[Split], embedder: Embedder, batch_size: int, progress: Progress | None
+    splits: Sequence[Split], embedder: PassageEmbedder, batch_size: int, progress: Progress | None
 ) -> np.ndarray:
     """All chunk texts, then all sentence texts, through the model in one stream."""
     texts = [t for s in splits for t in s.chunk_texts] + [t for s in splits for t in s.sentence_texts]
@@ -186,7 +217,7 @@ def _embed(
 
 def _build_locked(
     documents: Sequence[Document],
-    embedder: Embedder,
+    embedder: PassageEmbedder,
     index_dir: Path,
     options: BuildOptions,
     progress: Progress | None,
@@ -206,7 +237,9 @@ def _build_locked(
     if old is not None:
         old.close()
     splits = [split_document(d, chunker["max_tokens"], embedder) for d in documents if d.doc_id not in reused]
+    t_embed = time.perf_counter()
     vectors = _embed(splits, embedder, options.batch_size, progress)
+    embed_seconds = time.perf_counter() - t_embed
     fresh: dict[str, Prepared] = {}
     c_off, s_off = 0, sum(len(s.chunk_texts) for s in splits)
     for s in splits:
@@ -229,12 +262,14 @@ def _build_locked(
         removed_documents=len(set(old_hashes) - {d.doc_id for d in documents}),
         skipped=list(skipped),
         generation=gen.name,
+        embedded_texts=len(vectors),
+        embed_seconds=round(embed_seconds, 2),
     )
 
 
 def index_paths(
     paths: Sequence[Path],
-    embedder: Embedder,
+    embedder: PassageEmbedder,
     index_dir: Path,
     options: BuildOptions = BuildOptions(),
     progress: Progress | None = None,
@@ -245,7 +280,7 @@ def index_paths(
 
 
 def update_index(
-    embedder: Embedder,
+    embedder: PassageEmbedder,
     index_dir: Path,
     add: Sequence[Path] = (),
     remove: Sequence[str] = (),
@@ -262,7 +297,7 @@ def update_index(
 
 
 def update_documents(
-    embedder: Embedder,
+    embedder: PassageEmbedder,
     index_dir: Path,
     add: Sequence[Document] = (),
     remove: Sequence[str] = (),

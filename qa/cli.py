@@ -9,10 +9,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.config import ANSWER_MODES, Settings
 from qa.errors import BadInput, QAError
+
+if TYPE_CHECKING:
+    from qa.build import BuildReport, PassageEmbedder
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -22,13 +25,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         embed_model=getattr(args, "model", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        ray_address=getattr(args, "ray", None),
     )
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index."""
     from qa.build import BuildOptions, build_index, nothing_indexed, update_documents
-    from qa.embed import Embedder
     from qa.index import read_manifest
     from qa.ingest import bundled_corpus
     from qa.ingest.web import load_sources
@@ -50,7 +53,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not found.documents and not args.remove:
         raise nothing_indexed(found.skipped)
     # The model loads only if something has to be embedded (an unchanged corpus needs none).
-    embedder = Embedder.from_settings(settings)
+    embedder = index_embedder(settings)
     if updating:
         report = update_documents(
             embedder, settings.index_dir, found.documents, list(args.remove), options, progress, found.skipped
@@ -64,13 +67,39 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"(embedded {report.embedded_documents}, reused {report.reused_documents}, "
         f"removed {report.removed_documents}"
         + (f", folded {report.folded} syndicated copies" if report.folded else "")
-        + ")."
+        + ")"
+        + ray_summary(embedder, report)
+        + "."
     )
     if report.skipped:
         print(f"Skipped {len(report.skipped)} file(s):")
         for s in report.skipped:
             print(f"  {s.source}: {s.reason}")
     return 0
+
+
+def index_embedder(settings: Settings) -> PassageEmbedder:
+    """The embedder of `qa index`: on the Ray cluster of QA_RAY_ADDRESS (--ray), else in this process."""
+    from qa.embed import Embedder
+
+    if not settings.ray_address:
+        return Embedder.from_settings(settings)
+    from qa.distributed import RayEmbedder
+
+    return RayEmbedder(settings.ray_address, settings)
+
+
+def ray_summary(embedder: PassageEmbedder, report: BuildReport) -> str:
+    """How much of a build ran where, for a build on a Ray cluster ("" for a local one)."""
+    from qa.distributed import RayEmbedder
+
+    if not isinstance(embedder, RayEmbedder):
+        return ""
+    nodes = len(embedder.nodes)
+    return (
+        f"; embedded {report.embedded_texts} texts on {nodes} Ray node{'' if nodes == 1 else 's'} "
+        f"in {report.embed_seconds:.1f} s"
+    )
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -260,6 +289,9 @@ def _add_index_command(sub: Subcommands) -> None:
                    help="remove documents with this source path/url, or under this folder "
                    "(repeatable)")  # fmt: skip
     p.add_argument("--full", action="store_true", help="re-embed everything, ignoring stored vectors")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="embed on the Ray cluster at ADDRESS (host:port of its head, or 'auto'; "
+                   "default: $QA_RAY_ADDRESS, else here); needs pip install -e '.[ray]'")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_index_options(p)
     p.set_defaults(func=cmd_index)

@@ -46,6 +46,14 @@ UNSUPPORTED = ("drop", "mark")
 # How an answer may be made (/ask's "mode", `qa ask --mode`): "auto" is "generate" when an LLM is
 # configured (QA_LLM_URL), else "extractive".
 ANSWER_MODES = ("auto", "extractive", "generate")
+# A build on a Ray cluster (qa/distributed): the longest wait to connect to the cluster (a missing one
+# fails fast instead of Ray's endless retries); the longest wait for the next embedded block before the
+# job is given up (an actor's first block includes loading the model; Ray restarts lost actors without
+# end); and the model batches (QA_EMBED_BATCH_SIZE texts) in one Ray Data block, small enough to spread
+# over the actors and big enough to keep each busy between blocks.
+RAY_CONNECT_TIMEOUT_S = 30.0
+RAY_STALL_TIMEOUT_S = 300.0
+RAY_BLOCK_BATCHES = 4
 
 
 def _setting(default: Any, help: str, secret: bool = False) -> Any:
@@ -154,6 +162,12 @@ class Settings:
         "A generated sentence that no sentence of its cited passages supports is dropped from the "
         "answer ('drop') or kept and marked '(unverified)' ('mark'); either way it is listed in "
         "`claims` with supported false.",
+    )
+    ray_address: str | None = _setting(
+        None,
+        "A Ray cluster for `qa index` (what ray.init(address=...) takes: host:port of its head, or "
+        "'auto'): chunks and sentences are embedded there as a Ray Data job. Needs the ray extra. "
+        "Unset: in this process.",
     )
 
     def __post_init__(self) -> None:

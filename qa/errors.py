@@ -82,3 +82,10 @@ class NotFound(QAError):
 
     status = 404
     code = "not_found"
+
+
+class DistributedUnavailable(QAError):
+    """A distributed build can't run: Ray is not installed, or its cluster is unreachable or lost."""
+
+    status = 503
+    code = "distributed_unavailable"

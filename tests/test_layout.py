@@ -200,3 +200,26 @@ def test_web_imports_from_qa_only_public_names(path: Path) -> None:
 def test_public_api_names_exist() -> None:
     for name in qa.__all__:
         assert hasattr(qa, name), name
+
+
+RAY_DRIVER = QA_DIR / "distributed" / "driver.py"
+NOT_THE_RAY_DRIVER = [p for p in sorted(QA_DIR.rglob("*.py")) if p != RAY_DRIVER]
+
+
+@pytest.mark.parametrize("path", NOT_THE_RAY_DRIVER, ids=lambda p: str(p.relative_to(QA_DIR)))
+def test_only_the_ray_driver_imports_ray(path: Path) -> None:
+    # Ray is an optional extra, loaded only in the driver process that a `--ray` build starts.
+    used = {m for m in imported_modules(path, "qa") if m.split(".")[0] in ("ray", "pyarrow")}
+    assert used == set(), f"{path.name} imports {sorted(used)}"
+
+
+def test_the_ray_driver_is_where_ray_is_used() -> None:
+    assert "ray" in imported_modules(RAY_DRIVER, "qa.distributed")
+
+
+@pytest.mark.parametrize("path", sorted(QA_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(QA_DIR)))
+def test_only_the_cli_chooses_a_distributed_build(path: Path) -> None:
+    # build.py embeds through PassageEmbedder and doesn't care where texts are embedded.
+    inside = path.is_relative_to(QA_DIR / "distributed") or path == QA_DIR / "cli.py"
+    if not inside:
+        assert not any(m.startswith("qa.distributed") for m in qa_imports(path)), path.name
