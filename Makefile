@@ -38,7 +38,7 @@ run: install $(INDEX_DIR)/CURRENT
 test: install browser lint
 	$(BIN)/python -m pytest -q
 
-# The builds on a real two-node Ray cluster on this machine (tests/test_ray.py, about 3-4 minutes):
+# The builds on a real two-node Ray cluster on this machine (tests/test_ray.py, 1-3 minutes here):
 # they need the ray extra, which `make test` doesn't install, so there they are skipped.
 test-ray: install
 	$(BIN)/pip install -q -e '.[ray]'

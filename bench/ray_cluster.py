@@ -84,21 +84,28 @@ class LocalCluster:
 
 def serve(nodes: int, cpus: int) -> None:
     """The child: start the cluster, print its address and nodes, shut it down on 'stop' or EOF."""
+    # Its own temporary folder (sessions, logs, sockets, the address file `ray.init("auto")` reads),
+    # removed with the cluster: nothing lands in, or needs, the shared /tmp/ray. Short, for sockets.
+    temp = tempfile.mkdtemp(prefix="qa-ray-")
+    os.environ["RAY_TMPDIR"] = temp
+    os.makedirs(os.path.join(temp, "ray"))
     from ray.cluster_utils import Cluster
 
-    # Its own temporary folder (sessions, logs, sockets), removed with the cluster; short, for the sockets.
-    temp = tempfile.mkdtemp(prefix="qa-ray-")
-    args: dict[str, Any] = {"num_cpus": cpus, "object_store_memory": OBJECT_STORE_MIB << 20, "temp_dir": temp}
-    cluster = Cluster(initialize_head=True, head_node_args={**args, "include_dashboard": False})
+    args: dict[str, Any] = {"num_cpus": cpus, "object_store_memory": OBJECT_STORE_MIB << 20}
     try:
-        for _ in range(nodes - 1):
-            cluster.add_node(**args)
-        members = [cluster.head_node, *cluster.worker_nodes]
-        pids = {n.node_id: [p.process.pid for ps in n.all_processes.values() for p in ps] for n in members}
-        print(json.dumps({"address": cluster.address, "nodes": pids}), flush=True)
-        sys.stdin.readline()  # "stop", or EOF when the parent is gone
+        cluster = Cluster(initialize_head=True, head_node_args={**args, "include_dashboard": False})
+        try:
+            for _ in range(nodes - 1):
+                cluster.add_node(**args)
+            members = [cluster.head_node, *cluster.worker_nodes]
+            pids = {
+                n.node_id: [p.process.pid for ps in n.all_processes.values() for p in ps] for n in members
+            }
+            print(json.dumps({"address": cluster.address, "nodes": pids}), flush=True)
+            sys.stdin.readline()  # "stop", or EOF when the parent is gone
+        finally:
+            cluster.shutdown()
     finally:
-        cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
 
 

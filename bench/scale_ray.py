@@ -29,13 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.build_speed import corpus_documents
 from bench.corpora import DEFAULT_SQUAD
-from bench.machine import background_load, rss_mib
+from bench.machine import background_load, rss_mib, wait_for_quiet
 from bench.paths import tmpdir
 from bench.results import finish, table
 from bench.stats import median_of
 
 DRIVER = "driver"  # NodeMemory's name for this process and its children, the Ray driver among them
 HEADERS = ["build", "nodes used", "seconds", "texts/s", "vs 1 node", "peak RSS MiB per node", "driver MiB"]
+HEADERS += ["others' cores before"]
 
 
 class NodeMemory:
@@ -94,15 +95,17 @@ def build_once(docs: list[Any], local: Any, address: str | None) -> dict[str, An
     }
 
 
-def builds(docs: list[Any], local: Any, nodes: int, repeat: int) -> dict[str, Any]:
+def builds(docs: list[Any], local: Any, nodes: int, repeat: int, wait_quiet: float) -> dict[str, Any]:
     """`repeat` builds on a fresh local cluster of `nodes` nodes of 1 CPU (0: without Ray)."""
     from bench.ray_cluster import LocalCluster
 
+    # Ray runs its workers at nice 15: other work on the machine slows them more than a plain build.
+    others = wait_for_quiet(wait_quiet)
     driver = {DRIVER: [os.getpid()]}  # this process and the Ray driver process it starts
     if not nodes:
         with NodeMemory(driver) as memory:
             runs = [build_once(docs, local, None) for _ in range(repeat)]
-        return summary(runs, memory.peak)
+        return {**summary(runs, memory.peak), "others_cores_before": others}
     print(f"… {nodes} node(s): starting the cluster", flush=True)
     with (
         LocalCluster(nodes=nodes, cpus=1) as cluster,
@@ -112,7 +115,7 @@ def builds(docs: list[Any], local: Any, nodes: int, repeat: int) -> dict[str, An
         for i in range(repeat):
             runs.append(build_once(docs, local, cluster.address))
             print(f"    build {i + 1}/{repeat}: {runs[-1]['seconds']} s", flush=True)
-    return summary(runs, memory.peak)
+    return {**summary(runs, memory.peak), "others_cores_before": others}
 
 
 def summary(runs: list[dict[str, Any]], peak: dict[str, float]) -> dict[str, Any]:
@@ -137,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     p.add_argument("--articles", type=int, default=0, help="use N generated articles instead of SQuAD")
     p.add_argument("--repeat", type=int, default=2, help="builds of each kind (median reported)")
+    p.add_argument("--wait-quiet", type=float, default=60.0, help="seconds to wait for an idle machine first")
     args = p.parse_args(argv)
     from qa.distributed import require_ray
     from qa.embed import Embedder
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # One torch thread, as in each Ray actor: the same work on one core, without Ray.
     local = Embedder(threads=1)
     load_before = background_load()
-    without, one, two = (builds(docs, local, n, args.repeat) for n in (0, 1, 2))
+    without, one, two = (builds(docs, local, n, args.repeat, args.wait_quiet) for n in (0, 1, 2))
     result = {
         "corpus": corpus_name,
         "documents": len(docs),
@@ -175,7 +179,7 @@ def report_table(r: dict[str, Any]) -> str:
         peaks = " / ".join(f"{m:,.0f}" for m in f["peak_rss_mib_per_node"]) or None
         ratio = round(f["texts_per_s"] / one, 2) if key != "local" else None
         rows.append([label, f["nodes_used"] or None, f["seconds"], f["texts_per_s"], ratio, peaks,
-                     f["driver_peak_rss_mib"]])  # fmt: skip
+                     f["driver_peak_rss_mib"], f["others_cores_before"]])  # fmt: skip
     head = (
         f"{r['corpus']}: {r['documents']} documents → {r['texts_embedded']} texts embedded per build "
         f"(median of {r['repeat']})\nthroughput on 2 nodes vs 1 node: {r['throughput_2_nodes_vs_1']}x "

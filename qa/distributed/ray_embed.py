@@ -127,14 +127,21 @@ class DriverProcess:
         )
         self._proc.start()
         child.close()
-        self._receive("ready", embedder.connect_timeout_s, "to connect")
+        try:
+            self._receive("ready", embedder.connect_timeout_s, "to connect")
+        except BaseException:
+            self.stop(failed=True)  # a driver still trying to connect is not left behind
+            raise
 
     def __enter__(self) -> DriverProcess:
         return self
 
     def __exit__(self, kind: object, *rest: object) -> None:
+        self.stop(failed=kind is not None)
+
+    def stop(self, failed: bool) -> None:
         """Stop the child; keep Ray's log only when the job failed."""
-        self._proc.join(10 if kind is None else 0)
+        self._proc.join(0 if failed else 10)
         if self._proc.is_alive():
             self._proc.terminate()
             self._proc.join(5)
@@ -142,7 +149,7 @@ class DriverProcess:
             self._proc.kill()
             self._proc.join()
         self._conn.close()
-        if kind is None:
+        if not failed:
             with contextlib.suppress(OSError):
                 Path(self.log).unlink()
 
