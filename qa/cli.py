@@ -22,6 +22,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         embed_model=getattr(args, "model", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
     )
 
 
@@ -135,8 +136,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_arguments(args: argparse.Namespace) -> list[str]:
     """The options of `qa serve` as `python -m web` takes them."""
     out = ["-v"] if args.verbose else []
-    for flag, value in (("--host", args.host), ("--port", args.port), ("--index-dir", args.index_dir),
-                        ("--model", args.model)):  # fmt: skip
+    for flag, value in (("--host", args.host), ("--port", args.port), ("--workers", args.workers),
+                        ("--index-dir", args.index_dir), ("--model", args.model)):  # fmt: skip
         if value is not None:
             out += [flag, str(value)]
     return out
@@ -211,9 +212,15 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
-    """--host and --port of the web server."""
+    """--host, --port and --workers of the web server."""
     p.add_argument("--host", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port, each with its own model and index "
+        "(default: $QA_WORKERS or 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
