@@ -17,7 +17,8 @@ from qa.index import Index, read_manifest
 from qa.live import LiveIndex
 from qa.question import Question, parse
 from qa.records import Answer, Filters, Hit, Turn
-from qa.retrieve import NO_FILTERS, retrieve
+from qa.retrieve import NO_FILTERS, IndexRetriever
+from qa.retriever import Retriever
 from qa.validate import validate
 
 
@@ -48,6 +49,11 @@ class QA:
     def index(self) -> Index:
         """The live index (a new object after a reload; old ones stay valid for their readers)."""
         return self.live.current()
+
+    @property
+    def retriever(self) -> Retriever:
+        """The search backend over the live index (the seam a second backend plugs into)."""
+        return IndexRetriever(self.index)
 
     @property
     def ready(self) -> bool:
@@ -83,13 +89,13 @@ class QA:
         """`ask`, also returning the retrieved passages (for evaluation and debugging)."""
         t0 = time.perf_counter()
         text, k = validate(question, history, top_k, self.settings)
-        index = self.index
+        store = self.retriever
         parsed = parse(text, history)
         search, meaning = self._vectors(parsed)
         t1 = time.perf_counter()
-        hits = retrieve(index, parsed, search, k, filters or NO_FILTERS)
+        hits = store.retrieve(parsed, search, k, filters or NO_FILTERS)
         t2 = time.perf_counter()
-        answer = compose(index, parsed, meaning, hits)
+        answer = compose(store, parsed, meaning, hits)
         t3 = time.perf_counter()
         timings = {
             "embed": round((t1 - t0) * 1000, 2),
