@@ -15,6 +15,7 @@ Only loopback traffic; every loop is bounded.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -31,7 +32,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.child import child_env
-from bench.machine import rss_mib
+from bench.machine import CpuMeter, descendants, rss_mib
 from bench.paths import PY, RESULTS, ROOT
 from bench.results import finish
 from bench.server import Server
@@ -130,6 +131,10 @@ def _report_run(result: dict[str, Any]) -> str:
         *((f"latency {k}", f"{lat[k]} ms") for k in ("p50", "p90", "p99", "max")),
         ("errors", result["errors"]),
         ("log lines /ask", f"{result['log']['ask_lines']} of {result['log']['expected']}"),
+        (
+            "cores: server, client, others",
+            " / ".join(str(result[f"cores_used_by_{k}"]) for k in ("server", "client", "others")),
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -164,8 +169,14 @@ def measure_server(args: argparse.Namespace, index_dir: Path, workers: int) -> d
             f"({workers} worker{'s' if workers > 1 else ''}) ...",
             flush=True,
         )
-        result = run_load(server.url, args.clients, args.requests, args.timeout)
+        server_tree = [server.proc.pid, *descendants(server.proc.pid)]
+        with CpuMeter(server_tree) as cpu:
+            result = run_load(server.url, args.clients, args.requests, args.timeout)
     result["workers"] = workers
+    result["cores_used_by_others"] = cpu.cores_others
+    # The client (this process) and the server's processes: workers and their model processes.
+    result["cores_used_by_client"] = cpu.cores_ours[os.getpid()]
+    result["cores_used_by_server"] = round(sum(v for k, v in cpu.cores_ours.items() if k != os.getpid()), 2)
     result["log"] = check_log(server.output, args.warmup + args.requests)
     result["server_startup_s"] = round(startup_s, 1)
     result["server_rss_when_ready_mib"] = memory["rss_mib"]
