@@ -1,18 +1,21 @@
 """Bounded load test of the real server: `qa serve` (real model, the bundled article) on 127.0.0.1,
 N concurrent keep-alive clients, a fixed number of POST /ask requests.
 
-    .venv/bin/python bench/load.py [--clients 8] [--requests 2000]
+    .venv/bin/python bench/load.py [--clients 8] [--requests 2000] [--workers 1,2]
 
 Builds an index into a temporary folder with `qa index`, starts `qa serve` on a free loopback
 port, sends the requests, stops the server. Prints requests/s, latency percentiles and errors
 (any non-200 or transport failure; the script exits 1 if there is one) and writes the figures
 to bench/results/load.json. It also checks the server's log: exactly one `qa.web` line per
-request, and no question text in it. Only loopback traffic; every loop is bounded.
+request, and no question text in it. `--workers 1,2` runs the same load against `qa serve
+--workers 1` and then `--workers 2` (one index, one server at a time) and reports each.
+Only loopback traffic; every loop is bounded.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -29,6 +32,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.child import child_env
+from bench.machine import CpuMeter, descendants, rss_mib
 from bench.paths import PY, RESULTS, ROOT
 from bench.results import finish
 from bench.server import Server
@@ -112,9 +116,14 @@ def check_log(log: str, expected_asks: int) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> str:
-    """The figures as aligned lines of name and value."""
+    """The figures as aligned lines of name and value, one block per server configuration."""
+    return "\n\n".join(_report_run(run) for run in result["runs"])
+
+
+def _report_run(result: dict[str, Any]) -> str:
     lat = result["latency_ms"]
     rows = [
+        ("server workers", result["workers"]),
         ("clients", result["clients"]),
         ("requests", result["requests"]),
         ("wall time", f"{result['seconds']} s"),
@@ -122,13 +131,17 @@ def report(result: dict[str, Any]) -> str:
         *((f"latency {k}", f"{lat[k]} ms") for k in ("p50", "p90", "p99", "max")),
         ("errors", result["errors"]),
         ("log lines /ask", f"{result['log']['ask_lines']} of {result['log']['expected']}"),
+        (
+            "cores: server, client, others",
+            " / ".join(str(result[f"cores_used_by_{k}"]) for k in ("server", "client", "others")),
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    """Index the bundled article with `qa index`, serve it, warm it up, load it; the figures and the log."""
+    """Index the bundled article with `qa index`, then load a server with each worker count."""
     index_dir = tmp / "index"
     t0 = time.perf_counter()
     subprocess.run(
@@ -138,15 +151,35 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         cwd=ROOT,
     )
     build_s = time.perf_counter() - t0
-    with Server(index_dir) as server:
+    runs = [measure_server(args, index_dir, workers) for workers in args.workers]
+    return {"index_build_s": round(build_s, 1), "runs": runs}
+
+
+def measure_server(args: argparse.Namespace, index_dir: Path, workers: int) -> dict[str, Any]:
+    """Serve the index with `workers` processes, warm it up, load it; the figures and the log."""
+    argv = [PY, "-m", "qa.cli", "serve", "--workers", str(workers)]
+    with Server(index_dir, argv=argv) as server:
         startup_s = server.wait_ready(timeout=180)
+        memory = rss_mib(server.proc.pid)
         if args.warmup:
+            # Enough requests that every worker has served some (connections land on any of them).
             run_load(server.url, min(args.clients, args.warmup), args.warmup, args.timeout)
-        print(f"Load: {args.requests} requests from {args.clients} clients on {server.url} ...", flush=True)
-        result = run_load(server.url, args.clients, args.requests, args.timeout)
+        print(
+            f"Load: {args.requests} requests from {args.clients} clients on {server.url} "
+            f"({workers} worker{'s' if workers > 1 else ''}) ...",
+            flush=True,
+        )
+        server_tree = [server.proc.pid, *descendants(server.proc.pid)]
+        with CpuMeter(server_tree) as cpu:
+            result = run_load(server.url, args.clients, args.requests, args.timeout)
+    result["workers"] = workers
+    result["cores_used_by_others"] = cpu.cores_others
+    # The client (this process) and the server's processes: workers and their model processes.
+    result["cores_used_by_client"] = cpu.cores_ours[os.getpid()]
+    result["cores_used_by_server"] = round(sum(v for k, v in cpu.cores_ours.items() if k != os.getpid()), 2)
     result["log"] = check_log(server.output, args.warmup + args.requests)
-    result["index_build_s"] = round(build_s, 1)
     result["server_startup_s"] = round(startup_s, 1)
+    result["server_rss_when_ready_mib"] = memory["rss_mib"]
     return result
 
 
@@ -160,15 +193,24 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=16, help="requests sent first and not measured")
     parser.add_argument("--timeout", type=float, default=60, help="per-request timeout in seconds")
     parser.add_argument("--out", type=Path, default=RESULTS / "load.json", help="where to write the JSON")
+    parser.add_argument(
+        "--workers",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1],
+        help="server processes (`qa serve --workers N`); a list such as 1,2 runs each in turn (default 1)",
+    )
     args = parser.parse_args()
-    if args.clients < 1 or args.requests < 1 or args.warmup < 0:
-        parser.error("--clients and --requests must be at least 1, --warmup at least 0")
+    if args.clients < 1 or args.requests < 1 or args.warmup < 0 or min(args.workers) < 1:
+        parser.error("--clients, --requests and --workers must be at least 1, --warmup at least 0")
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
         result = measure(args, Path(tmp))
     result["command"] = " ".join([Path(PY).name, "bench/load.py", *sys.argv[1:]])
     finish("load", result, report, path=args.out)
-    bad_log = result["log"]["ask_lines"] != result["log"]["expected"] or result["log"]["question_text_in_log"]
-    if result["errors"] or bad_log:
+    runs = result["runs"]
+    bad_log = any(
+        r["log"]["ask_lines"] != r["log"]["expected"] or r["log"]["question_text_in_log"] for r in runs
+    )
+    if any(r["errors"] for r in runs) or bad_log:
         print("FAILED: errors or log problems, see the JSON", file=sys.stderr)
         return 1
     return 0

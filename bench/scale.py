@@ -133,7 +133,7 @@ def write_product(index_dir: Path, prepared: list[Any], n: int) -> dict[str, Any
         return out
 
     store.build_faiss = timed_build
-    print(f"… write_generation ({'hnsw' if n >= store.HNSW_THRESHOLD else 'flat'})", flush=True)
+    print(f"… write_generation ({store.index_type(n)})", flush=True)
     t0 = time.perf_counter()
     try:
         store.write_generation(index_dir, prepared, "synthetic", {}, DIM)
@@ -151,6 +151,7 @@ def write_product(index_dir: Path, prepared: list[Any], n: int) -> dict[str, Any
         "files_bytes": files,
         "disk_bytes_per_chunk": round(sum(files.values()) / n),
         "hnsw_threshold": store.HNSW_THRESHOLD,
+        "pq_threshold": store.PQ_THRESHOLD,
     }
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.config import ANSWER_MODES, Settings
 from qa.errors import BadInput, QAError
+from qa.progress import progress_bar
 
 if TYPE_CHECKING:
     from qa.build import BuildReport, PassageEmbedder
@@ -26,6 +27,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         ray_address=getattr(args, "ray", None),
+        workers=getattr(args, "workers", None),
     )
 
 
@@ -43,7 +45,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         )
     settings = settings_from_args(args)
     options = BuildOptions.from_settings(settings, incremental=not args.full)
-    progress = _progress_bar(args.quiet)
+    progress = progress_bar(args.quiet)
     if updating:
         read_manifest(settings.index_dir)  # a clear IndexMissing before anything is fetched
     sources = (
@@ -166,8 +168,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_arguments(args: argparse.Namespace) -> list[str]:
     """The options of `qa serve` as `python -m web` takes them."""
     out = ["-v"] if args.verbose else []
-    for flag, value in (("--host", args.host), ("--port", args.port), ("--index-dir", args.index_dir),
-                        ("--model", args.model)):  # fmt: skip
+    for flag, value in (("--host", args.host), ("--port", args.port), ("--workers", args.workers),
+                        ("--index-dir", args.index_dir), ("--model", args.model)):  # fmt: skip
         if value is not None:
             out += [flag, str(value)]
     return out
@@ -214,27 +216,6 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _progress_bar(quiet: bool) -> Any:
-    from tqdm import tqdm
-
-    bars: dict[str, Any] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if quiet:
-            return
-        if stage == "embedding":
-            bar = bars.get(stage)
-            if bar is None:
-                bar = bars[stage] = tqdm(total=total, desc="Embedding", unit="text", file=sys.stderr)
-            bar.update(done - bar.n)
-        else:
-            for bar in bars.values():
-                bar.close()
-            bars.clear()
-
-    return progress
-
-
 def add_index_options(p: argparse.ArgumentParser) -> None:
     """--index-dir and --model, which every command that reads an index takes."""
     p.add_argument("--index-dir", help="index directory (default: $QA_INDEX_DIR or index/)")
@@ -242,9 +223,15 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
-    """--host and --port of the web server."""
+    """--host, --port and --workers of the web server."""
     p.add_argument("--host", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port, each with its own model and index "
+        "(default: $QA_WORKERS or 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,8 @@ from qa.errors import BadInput
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Most passages one question may ask for (QA_TOP_K and a request's top_k).
 MAX_TOP_K = 50
+# Most server processes `qa serve --workers` starts (QA_WORKERS): each holds its own model and index.
+MAX_WORKERS = 64
 # Hard caps of a request's schema, whatever Settings allows: turns of history, characters a turn.
 MAX_HISTORY_TURNS = 200
 MAX_TURN_CHARS = 20_000
@@ -32,6 +34,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "embed_batch_size": (1, None),
     "max_file_bytes": (1, None),
     "port": (0, 65535),
+    "workers": (1, MAX_WORKERS),
     "reload_interval_s": (0, None),
     "threads": (0, None),
     "fetch_timeout_s": (0.1, None),
@@ -98,6 +101,11 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "Address the server binds to.")
     port: int = _setting(8000, "Port the server listens on.")
+    workers: int = _setting(
+        1,
+        f"Server processes sharing the port (1-{MAX_WORKERS}): each loads the model and the index "
+        "and hot-reloads on its own; every one adds the index's memory and a model process.",
+    )
     api_key: str | None = _setting(
         None,
         "When set, POST /ask and /documents require 'Authorization: Bearer <key>' or 'X-API-Key: <key>'; "
@@ -201,6 +209,12 @@ class Settings:
         if "index_dir" in values:
             values["index_dir"] = Path(values["index_dir"])
         return replace(cls(), **values)
+
+    def to_env(self) -> dict[str, str]:
+        """The `QA_*` variables from which `from_env` makes these settings again (unset ones left out)."""
+        return {
+            f"QA_{f.name.upper()}": str(v) for f in fields(self) if (v := getattr(self, f.name)) is not None
+        }
 
     @classmethod
     def help(cls) -> list[tuple[str, str, str]]:

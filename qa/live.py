@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -88,7 +89,8 @@ class LiveIndex:
                 return False
             self.error = None
             self._index = fresh
-            log.info("reloaded index generation %s", fresh.generation)
+            # The process id tells the workers of `qa serve --workers N` apart in the shared log.
+            log.info("reloaded index generation %s (process %d)", fresh.generation, os.getpid())
             return True
         finally:
             self._lock.release()

@@ -19,7 +19,8 @@ from qa.index import Index, read_manifest
 from qa.live import LiveIndex
 from qa.question import Question, parse
 from qa.records import Answer, Filters, Hit, Turn
-from qa.retrieve import NO_FILTERS, retrieve
+from qa.retrieve import NO_FILTERS, IndexRetriever
+from qa.retriever import PassageStore, Retriever
 from qa.validate import validate
 
 if TYPE_CHECKING:  # qa.llm (and httpx with it) is imported only when an LLM is configured
@@ -62,6 +63,11 @@ class QA:
         return self.live.current()
 
     @property
+    def retriever(self) -> Retriever:
+        """The search backend over the live index (the seam a second backend plugs into)."""
+        return IndexRetriever(self.index)
+
+    @property
     def ready(self) -> bool:
         """Whether an index is loaded."""
         return self.live.ready
@@ -98,13 +104,13 @@ class QA:
         t0 = time.perf_counter()
         text, k = validate(question, history, top_k, self.settings)
         generating = self._generating(mode)
-        index = self.index
+        store = self.retriever
         parsed = parse(text, history)
         search, meaning = self._vectors(parsed)
         t1 = time.perf_counter()
-        hits = retrieve(index, parsed, search, k, filters or NO_FILTERS)
+        hits = store.retrieve(parsed, search, k, filters or NO_FILTERS)
         t2 = time.perf_counter()
-        answer = compose(index, parsed, meaning, hits)
+        answer = compose(store, parsed, meaning, hits)
         t3 = time.perf_counter()
         timings = {
             "embed": round((t1 - t0) * 1000, 2),
@@ -113,7 +119,7 @@ class QA:
             "total": round((t3 - t0) * 1000, 2),
         }
         if generating:
-            answer = self._generate(answer, index, parsed, hits)
+            answer = self._generate(answer, store, parsed, hits)
             t4 = time.perf_counter()
             # "generate": the whole LLM step (a fallback's too); "llm" and "verify" when it answered.
             timings |= {"generate": round((t4 - t3) * 1000, 2), **answer.timings_ms}
@@ -131,7 +137,9 @@ class QA:
             )
         return mode != "extractive" and self.llm is not None
 
-    def _generate(self, extractive: Answer, index: Index, question: Question, hits: list[Hit]) -> Answer:
+    def _generate(
+        self, extractive: Answer, store: PassageStore, question: Question, hits: list[Hit]
+    ) -> Answer:
         """The LLM's verified answer, or the extractive one with a note saying why not. Never raises:
         the LLM is an optional writer, and a failure of it is no failure of the request."""
         from qa.llm import Fallback, generate
@@ -140,7 +148,7 @@ class QA:
         if extractive.abstained:
             return replace(extractive, note="the articles don't cover the question, so no LLM was asked")
         try:
-            answer = generate(self.llm, self.settings, self.embedder, index, question, hits)
+            answer = generate(self.llm, self.settings, self.embedder, store, question, hits)
         except Fallback as exc:
             return replace(extractive, note=exc.note, claims=exc.claims)
         except Exception:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from qa.index import DocumentInfo, Index
+from qa.lexicon import Lexicon
 from qa.question import Question
-from qa.records import Chunk, Filters, Hit
+from qa.records import Chunk, Filters, Hit, Sentence
 from qa.text import STOPWORDS, words
 
 RRF_K = 60
@@ -18,6 +21,7 @@ RRF_K = 60
 RECENCY_WEIGHT = 1.0 / (RRF_K + 1)
 RECENCY_HALF_LIFE_DAYS = 30.0
 NO_FILTERS = Filters()
+T = TypeVar("T")
 
 
 def lexical_words(text: str) -> list[str]:
@@ -162,3 +166,37 @@ def _prefer_recent(index: Index, fused: dict[int, float]) -> None:
         return
     for cid, chunk in index.chunks(fused).items():
         fused[cid] += RECENCY_WEIGHT * fresh.get(chunk.doc_id, 0.0)
+
+
+class IndexRetriever:
+    """The FAISS + SQLite/FTS5 backend as a `qa.retriever.Retriever`: one generation's `Index`
+    searched by `retrieve` above, and read as it is by the answer stage."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def retrieve(self, question: Question, vector: np.ndarray, top_k: int, filters: Filters) -> list[Hit]:
+        """Hybrid retrieval over the index (`retrieve`)."""
+        return retrieve(self.index, question, vector, top_k, filters)
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The generation's term statistics."""
+        return self.index.lexicon
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        """The memory-mapped sentence vectors."""
+        return self.index.sentence_vectors
+
+    def sentences(self, doc_id: str, first: int, last: int) -> list[tuple[int, Sentence]]:
+        """Sentences first..last of a document, from SQLite."""
+        return self.index.sentences(doc_id, first, last)
+
+    def derived(self, key: Any, make: Callable[[], T]) -> T:
+        """Memoised for this generation."""
+        return self.index.derived(key, make)
+
+    def summary(self) -> dict[str, Any]:
+        """What the generation holds."""
+        return self.index.summary()

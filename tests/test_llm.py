@@ -283,6 +283,8 @@ def test_the_key_prompts_and_replies_stay_out_of_the_logs(
     def script(request: dict[str, Any]) -> Reply:
         return Reply(reply.format(n=passage_with(request, "$11.5 billion")))
 
+    # The "qa" logger's own level too: `qa serve` (run by other tests in this process) sets it.
+    caplog.set_level(logging.DEBUG, logger="qa")
     with llm_server(script) as server, caplog.at_level(logging.DEBUG):
         settings = llm_settings(sample_settings, server)
         with TestClient(create_app(settings, qa=QA(settings, fake))) as c:

@@ -16,15 +16,15 @@ from qa.answer.candidates import score_sentences
 from qa.answer.quotes import attach_quotes
 from qa.answer.render import related, render
 from qa.answer.score import WEIGHTS, Weights, rank_candidates, term_stats
-from qa.index import Index
 from qa.question import Question
 from qa.records import ABSTAIN_TEXT, Answer, Hit
+from qa.retriever import PassageStore
 
 __all__ = ["WEIGHTS", "Weights", "compose"]
 
 
 def compose(
-    index: Index,
+    index: PassageStore,
     question: Question,
     query_vector: np.ndarray,
     hits: Sequence[Hit],

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from qa.answer.score import Candidate, TermStats
-from qa.index import Index
 from qa.question import Question
+from qa.retriever import PassageStore
 from qa.text import STOPWORDS, root, terms, words
 
 
-def unknown_names(index: Index, question: str) -> list[str]:
+def unknown_names(index: PassageStore, question: str) -> list[str]:
     """Capitalised words of the question (names) that the indexed articles never mention.
 
     A five-letter prefix match forgives inflections ("Californian"), one edit forgives a typo
@@ -86,7 +86,11 @@ def confidence(best: Candidate) -> float:
 
 
 def refusals(
-    index: Index, question: Question, candidates: Sequence[Candidate], stats: TermStats, abstain_below: float
+    index: PassageStore,
+    question: Question,
+    candidates: Sequence[Candidate],
+    stats: TermStats,
+    abstain_below: float,
 ) -> dict[str, bool]:
     """Each rule's verdict on answering with `candidates[0]` (True: refuse). `compose` refuses
     when any is True; bench/abstention.py measures what each costs."""

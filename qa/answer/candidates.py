@@ -13,9 +13,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.index import Index
 from qa.question import Question, bigrams
 from qa.records import Hit, Sentence
+from qa.retriever import PassageStore
 from qa.text import fold, root, terms
 
 _MONTHS = (
@@ -108,13 +108,13 @@ class Passage:
     windows: tuple[frozenset[str], ...]
 
 
-def passage(index: Index, hit: Hit) -> Passage:
+def passage(index: PassageStore, hit: Hit) -> Passage:
     """The chunk's sentences, read once per index generation: the same passages come back
     question after question."""
     return index.derived(("passage", hit.chunk_id), lambda: _read_passage(index, hit))
 
 
-def _read_passage(index: Index, hit: Hit) -> Passage:
+def _read_passage(index: PassageStore, hit: Hit) -> Passage:
     c = hit.chunk
     rows = index.sentences(c.doc_id, max(0, c.first - 1), c.last + 1)
     around = facts(hit.title).bag | facts(c.section or "").bag
@@ -138,7 +138,7 @@ def _read_passage(index: Index, hit: Hit) -> Passage:
 
 
 def score_sentences(
-    index: Index,
+    index: PassageStore,
     question: Question,
     query_vector: np.ndarray,
     hits: Sequence[Hit],

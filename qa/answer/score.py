@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.candidates import Scored, facts
-from qa.index import Index
 from qa.question import Question
+from qa.retriever import PassageStore
 from qa.text import root
 
 MAX_PAIR_CHARS = 400
@@ -104,7 +104,7 @@ class TermStats:
         return math.log(1 + (self.sentences + 1) / (self.df.get(term, 0) + 0.5))
 
 
-def term_stats(index: Index, question: Question) -> TermStats:
+def term_stats(index: PassageStore, question: Question) -> TermStats:
     """The question's terms and their document frequencies, in one lookup."""
     df = index.lexicon.document_frequencies([*question.terms, *question.earlier_terms])
     n = index.lexicon.sentence_count()

@@ -4,8 +4,9 @@ Layout::
 
     index/CURRENT            name of the live generation (replaced atomically)
     index/LOCK               the writer lock (one build at a time)
-    index/gen-<stamp>/       manifest.json, chunks.faiss, chunk_vectors.npy,
-                             sentence_vectors.npy, store.sqlite (documents, chunks, sentences, FTS5)
+    index/gen-<stamp>/       manifest.json, chunks.faiss (flat, HNSW or OPQ+IVF-PQ by size),
+                             chunk_vectors.npy, sentence_vectors.npy,
+                             store.sqlite (documents, chunks, sentences, FTS5)
 
 `layout` owns the folders, the pointer and the lock; `write` makes a generation, `read` opens one
 (`Index.open`); `manifest` is the typed record of what a generation holds.
@@ -15,13 +16,14 @@ from qa.index.layout import CURRENT, LOCK, current_generation, writer_lock
 from qa.index.manifest import FORMAT_VERSION, Manifest, read_manifest
 from qa.index.read import Index
 from qa.index.rows import DocumentInfo
-from qa.index.write import HNSW_THRESHOLD, Prepared, build_faiss, write_generation
+from qa.index.write import HNSW_THRESHOLD, PQ_THRESHOLD, Prepared, build_faiss, write_generation
 
 __all__ = [
     "CURRENT",
     "FORMAT_VERSION",
     "HNSW_THRESHOLD",
     "LOCK",
+    "PQ_THRESHOLD",
     "DocumentInfo",
     "Index",
     "Manifest",

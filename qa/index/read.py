@@ -31,7 +31,7 @@ from qa.index.rows import (
     document_info_from_row,
     sentence_from_row,
 )
-from qa.index.write import Prepared
+from qa.index.write import RERANK_DEPTH, Prepared
 from qa.lexicon import Lexicon
 from qa.records import Chunk, Sentence
 
@@ -170,8 +170,21 @@ class Index:
         k = min(k, self.n_chunks)
         if k <= 0:
             return []
-        scores, found = self.dense.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if self.manifest.index_type == "ivfpq":
+            return self._search_reranked(q, k)
+        scores, found = self.dense.search(q, k)
         return [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
+
+    def _search_reranked(self, q: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The compressed index's best RERANK_DEPTH candidates, re-ranked by their exact inner
+        product: PQ scores are approximate, and the stored vectors are exact."""
+        _, found = self.dense.search(q, max(k, RERANK_DEPTH))
+        # Ascending ids read the memory-mapped file in order (only these rows come into memory).
+        ids = np.sort(found[0][found[0] >= 0])
+        scores = self.chunk_vectors[ids] @ q[0]
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in top]
 
     def search_lexical(
         self, words: Sequence[str], k: int, among: frozenset[str] | None = None

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from qa.answer.render import citation
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.index import Index
 from qa.llm.client import ChatClient, LLMError, Message
 from qa.llm.prompt import Passage, build_messages, says_not_covered
 from qa.llm.verify import Draft, Source, Verdict, check, split_claims
 from qa.question import Question
 from qa.records import GENERATE, Answer, Citation, Claim, Hit
+from qa.retriever import PassageStore
 
 __all__ = ["ChatClient", "Fallback", "LLMError", "Message", "generate"]
 
@@ -50,7 +50,7 @@ def generate(
     client: ChatClient,
     settings: Settings,
     embedder: Embedder,
-    index: Index,
+    index: PassageStore,
     question: Question,
     hits: Sequence[Hit],
 ) -> Answer:
@@ -80,7 +80,7 @@ def generate(
 
 
 def verify_drafts(
-    embedder: Embedder, index: Index, drafts: Sequence[Draft], given: Sequence[Hit]
+    embedder: Embedder, index: PassageStore, drafts: Sequence[Draft], given: Sequence[Hit]
 ) -> list[Verdict]:
     """Each sentence of the reply checked against the sentences of the passages it cites."""
     sources = []
