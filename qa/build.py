@@ -13,6 +13,7 @@ import numpy as np
 from qa.chunk import chunk_document, split_sentences
 from qa.config import Settings
 from qa.dedupe import fold_copies
+from qa.embed.base import Model
 from qa.errors import BadInput, NothingIndexed, QAError
 from qa.index import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
 from qa.ingest import Skipped, load_documents
@@ -22,27 +23,8 @@ Progress = Callable[[str, int, int], None]
 CHUNKER_VERSION = 4  # 4: sentences split with pySBD
 
 
-class PassageEmbedder(Protocol):
+class PassageEmbedder(Model, Protocol):
     """What a build needs of an embedder: `Embedder` here, or qa.distributed's `RayEmbedder`."""
-
-    @property
-    def name(self) -> str:
-        """The model's name, as the index records it."""
-        ...
-
-    @property
-    def dimension(self) -> int:
-        """Length of a vector."""
-        ...
-
-    @property
-    def max_tokens(self) -> int:
-        """Longer texts are truncated."""
-        ...
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model would see for `text`, without special tokens."""
-        ...
 
     def embed_documents(
         self, texts: Sequence[str], batch_size: int = 64, progress: Callable[[int], None] | None = None

@@ -34,8 +34,8 @@ HUB_ENVIRONMENT = {
 }
 
 
-class Encoder(Protocol):
-    """A model that turns texts into vectors: all that `Embedder` needs of one."""
+class Model(Protocol):
+    """What every model-like object tells: its name, vector length, and token budget."""
 
     @property
     def name(self) -> str:
@@ -55,6 +55,10 @@ class Encoder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would see for `text`, without special tokens."""
         ...
+
+
+class Encoder(Model, Protocol):
+    """A model that turns texts into vectors: all that `Embedder` needs of one."""
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised vectors for a non-empty list of texts, (len(texts), dimension) float32."""
