@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,15 +19,29 @@ from qa.errors import BadInput, QAError
 from qa.index import Index, read_manifest
 from qa.live import LiveIndex
 from qa.question import Question, parse
-from qa.records import Answer, Filters, Hit, Turn
+from qa.records import Answer, Delta, Event, Filters, Final, Hit, Retrieved, Turn
 from qa.retrieve import NO_FILTERS, IndexRetriever
-from qa.retriever import PassageStore, Retriever
+from qa.retriever import Retriever
 from qa.validate import validate
 
 if TYPE_CHECKING:  # qa.llm (and httpx with it) is imported only when an LLM is configured
     from qa.llm import ChatClient
 
 log = logging.getLogger("qa.pipeline")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One request once checked and retrieved: what every answer path starts from."""
+
+    question: Question
+    store: Retriever
+    hits: list[Hit]
+    answer: Answer  # the extractive answer
+    generating: bool
+    timings: dict[str, float]
+    started_at: float
+    extracted_at: float
 
 
 class QA:
@@ -101,6 +116,71 @@ class QA:
         mode: str = "auto",
     ) -> tuple[Answer, list[Hit]]:
         """`ask`, also returning the retrieved passages (for evaluation and debugging)."""
+        turn = self._extract(question, history, top_k, filters, mode)
+        answer = turn.answer
+        if turn.generating:
+            answer = self._settle(answer, lambda: self._write(turn))
+        return self._timed(turn, answer), turn.hits
+
+    def stream(
+        self,
+        question: object,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        mode: str = "auto",
+    ) -> Iterator[Event]:
+        """`ask` as events: Retrieved, Delta(s), then Final with what `ask` returns.
+
+        The request is checked and the passages retrieved before this returns, so a bad request
+        raises here, never halfway through a stream. Closing the iterator early (a client that
+        went away) closes the LLM's stream too, which stops the generation on its server.
+        """
+        turn = self._extract(question, history, top_k, filters, mode)
+        return self._events(turn)
+
+    def _events(self, turn: Prepared) -> Iterator[Event]:
+        """The events of one prepared turn (a generator: nothing runs until the first is asked for)."""
+        if not turn.generating or turn.answer.abstained:
+            yield Retrieved(turn.answer.citations)
+            yield Delta(turn.answer.answer)
+            answer = self._settle(turn.answer, lambda: self._write(turn)) if turn.generating else turn.answer
+            yield Final(self._timed(turn, answer))
+            return
+        from qa.llm import LLMError, passage_citations, prompt_for, verified
+
+        assert self.llm is not None
+        prompt = prompt_for(self.settings, turn.question, turn.hits)
+        yield Retrieved(passage_citations(prompt))
+        pieces: list[str] = []
+        failure: LLMError | None = None
+        t0 = time.perf_counter()
+        try:
+            with closing(self.llm.stream(prompt.messages)) as tokens:
+                for piece in tokens:
+                    if piece:
+                        pieces.append(piece)
+                        yield Delta(piece)
+        except LLMError as exc:
+            failure = exc
+        llm_s = time.perf_counter() - t0
+
+        def finish() -> Answer:
+            if failure is not None:
+                raise failure
+            return verified("".join(pieces), prompt, self.settings, self.embedder, turn.store, llm_s)
+
+        yield Final(self._timed(turn, self._settle(turn.answer, finish)))
+
+    def _extract(
+        self,
+        question: object,
+        history: Sequence[Turn],
+        top_k: int | None,
+        filters: Filters | None,
+        mode: str,
+    ) -> Prepared:
+        """Check the request, retrieve, and choose the extractive answer (the one every path has)."""
         t0 = time.perf_counter()
         text, k = validate(question, history, top_k, self.settings)
         generating = self._generating(mode)
@@ -118,13 +198,17 @@ class QA:
             "answer": round((t3 - t2) * 1000, 2),
             "total": round((t3 - t0) * 1000, 2),
         }
-        if generating:
-            answer = self._generate(answer, store, parsed, hits)
-            t4 = time.perf_counter()
-            # "generate": the whole LLM step (a fallback's too); "llm" and "verify" when it answered.
-            timings |= {"generate": round((t4 - t3) * 1000, 2), **answer.timings_ms}
-            timings["total"] = round((t4 - t0) * 1000, 2)
-        return replace(answer, timings_ms=timings), hits
+        return Prepared(parsed, store, hits, answer, generating, timings, t0, t3)
+
+    def _timed(self, turn: Prepared, answer: Answer) -> Answer:
+        """`answer` with the request's timings; with an LLM step, "generate" is all of it (a
+        fallback's too), "llm" and "verify" its parts when the LLM answered."""
+        timings = dict(turn.timings)
+        if turn.generating:
+            now = time.perf_counter()
+            timings |= {"generate": round((now - turn.extracted_at) * 1000, 2), **answer.timings_ms}
+            timings["total"] = round((now - turn.started_at) * 1000, 2)
+        return replace(answer, timings_ms=timings)
 
     def _generating(self, mode: str) -> bool:
         """Whether this request's answer is written by the LLM; a 422 for a mode that can't be."""
@@ -137,20 +221,26 @@ class QA:
             )
         return mode != "extractive" and self.llm is not None
 
-    def _generate(
-        self, extractive: Answer, store: PassageStore, question: Question, hits: list[Hit]
-    ) -> Answer:
-        """The LLM's verified answer, or the extractive one with a note saying why not. Never raises:
-        the LLM is an optional writer, and a failure of it is no failure of the request."""
-        from qa.llm import Fallback, generate
+    def _write(self, turn: Prepared) -> Answer:
+        """The LLM's verified answer (Fallback when there is none)."""
+        from qa.llm import generate
 
         assert self.llm is not None
+        return generate(self.llm, self.settings, self.embedder, turn.store, turn.question, turn.hits)
+
+    def _settle(self, extractive: Answer, write: Callable[[], Answer]) -> Answer:
+        """The LLM's verified answer, or the extractive one with a note saying why not. Never raises:
+        the LLM is an optional writer, and a failure of it is no failure of the request."""
+        from qa.llm import Fallback, LLMError
+
         if extractive.abstained:
             return replace(extractive, note="the articles don't cover the question, so no LLM was asked")
         try:
-            answer = generate(self.llm, self.settings, self.embedder, store, question, hits)
+            answer = write()
         except Fallback as exc:
             return replace(extractive, note=exc.note, claims=exc.claims)
+        except LLMError as exc:
+            return replace(extractive, note=str(exc))
         except Exception:
             log.exception("the LLM answer could not be made; the extractive answer is returned")
             return replace(

@@ -134,6 +134,9 @@ class Claim:
     # Ids of the answer's citations that hold its supporting span; none when it is unsupported.
     citations: tuple[int, ...]
     supported: bool
+    # Why it is unsupported, in words for a tooltip ("the cited sentence doesn't give 2027"); None
+    # when it is supported.
+    reason: str | None = None
 
 
 # How an answer was made: the sentences chosen from the articles, or written by an LLM and verified.
@@ -168,9 +171,38 @@ class Answer:
             "support": self.support,
             "citations": [asdict(c) for c in self.citations],
             "claims": [
-                {"text": c.text, "citations": list(c.citations), "supported": c.supported}
+                {"text": c.text, "citations": list(c.citations), "supported": c.supported, "reason": c.reason}
                 for c in self.claims
             ],
             "note": self.note,
             "timings_ms": dict(self.timings_ms),
         }
+
+
+# What a streamed answer sends, in order: the numbered passages its [n] markers refer to, the text
+# as it is written, then the answer as the non-streaming call returns it.
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """The numbered passages the text that follows cites (the answer's citations when extractive;
+    the passages given to the LLM, as numbered in its prompt, when it writes)."""
+
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the answer's text as it is written (the LLM's raw, unverified tokens)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The finished answer: exactly what the non-streaming call returns."""
+
+    answer: Answer
+
+
+Event = Retrieved | Delta | Final

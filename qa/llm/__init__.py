@@ -23,7 +23,10 @@ from qa.question import Question
 from qa.records import GENERATE, Answer, Citation, Claim, Hit
 from qa.retriever import PassageStore
 
-__all__ = ["ChatClient", "Fallback", "LLMError", "Message", "generate"]
+__all__ = [
+    "ChatClient", "Fallback", "LLMError", "Message", "Prompt", "generate", "passage_citations", "prompt_for",
+    "verified",
+]  # fmt: skip
 
 UNVERIFIED = "(unverified)"
 
@@ -46,6 +49,31 @@ class Written:
     claims: tuple[Claim, ...]
 
 
+@dataclass(frozen=True)
+class Prompt:
+    """What the LLM is asked: the passages it is given, numbered from 1 in this order, and the messages."""
+
+    given: tuple[Hit, ...]
+    messages: tuple[Message, ...]
+
+
+def prompt_for(settings: Settings, question: Question, hits: Sequence[Hit]) -> Prompt:
+    """The grounded prompt over the best `settings.llm_passages` passages."""
+    given = tuple(hits[: settings.llm_passages])
+    asked = question.text if not question.earlier else f"{question.text} (earlier: {question.earlier})"
+    passages = [Passage(n, h.title, h.chunk.text) for n, h in enumerate(given, 1)]
+    return Prompt(given, tuple(build_messages(asked, passages)))
+
+
+def passage_citations(prompt: Prompt) -> tuple[Citation, ...]:
+    """The given passages as citations numbered as the prompt numbers them, each spanning the
+    whole passage: what a streamed reply's [n] markers refer to until it is verified."""
+    return tuple(
+        citation(hit, hit.chunk.start, hit.chunk.start + len(hit.chunk.text), n)
+        for n, hit in enumerate(prompt.given, 1)
+    )
+
+
 def generate(
     client: ChatClient,
     settings: Settings,
@@ -55,27 +83,32 @@ def generate(
     hits: Sequence[Hit],
 ) -> Answer:
     """Ask the LLM about the best passages and keep the sentences they support; Fallback otherwise."""
-    given = list(hits[: settings.llm_passages])
-    asked = question.text if not question.earlier else f"{question.text} (earlier: {question.earlier})"
-    messages = build_messages(asked, [Passage(n, h.title, h.chunk.text) for n, h in enumerate(given, 1)])
+    prompt = prompt_for(settings, question, hits)
     t0 = time.perf_counter()
     try:
-        reply = client.complete(messages)
+        reply = client.complete(prompt.messages)
     except LLMError as exc:
         raise Fallback(str(exc)) from None
+    return verified(reply, prompt, settings, embedder, index, time.perf_counter() - t0)
+
+
+def verified(
+    reply: str, prompt: Prompt, settings: Settings, embedder: Embedder, index: PassageStore, llm_s: float
+) -> Answer:
+    """The reply's sentences that their cited passages support, as an Answer; Fallback when none is."""
     t1 = time.perf_counter()
     if says_not_covered(reply):
         raise Fallback("the LLM found no answer in the passages")
     drafts = split_claims(reply)
     if not any(d.cited for d in drafts):
         raise Fallback("the LLM's reply cited no passage")
-    verdicts = verify_drafts(embedder, index, drafts, given)
-    written = assemble(verdicts, given, settings.llm_unsupported)
+    verdicts = verify_drafts(embedder, index, drafts, prompt.given)
+    written = assemble(verdicts, prompt.given, settings.llm_unsupported)
     if not any(c.supported for c in written.claims):
         raise Fallback(
             f"none of the LLM's {len(drafts)} sentence(s) is supported by its cited passage", written.claims
         )
-    timings = {"llm": round((t1 - t0) * 1000, 2), "verify": round((time.perf_counter() - t1) * 1000, 2)}
+    timings = {"llm": round(llm_s * 1000, 2), "verify": round((time.perf_counter() - t1) * 1000, 2)}
     return Answer(written.text, False, written.citations, timings, mode=GENERATE, claims=written.claims)
 
 
@@ -101,7 +134,7 @@ def assemble(verdicts: Sequence[Verdict], given: Sequence[Hit], unsupported: str
     claims: list[Claim] = []
     for v in verdicts:
         if not v.supported:
-            claims.append(Claim(v.draft.text, (), False))
+            claims.append(Claim(v.draft.text, (), False, v.reason))
             if unsupported == "mark":
                 parts.append(f"{v.draft.text} {UNVERIFIED}")
             continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +92,7 @@ class ChatClient:
         log.debug("LLM reply: %r", text)
         return text
 
-    def stream(self, messages: Sequence[Message]) -> Iterator[str]:
+    def stream(self, messages: Sequence[Message]) -> Generator[str, None, None]:
         """The reply's text deltas as the server sends them; LLMError when the stream breaks off."""
         deadline = time.monotonic() + self.timeout_s
         lines = _lines(self._post(messages, stream=True, deadline=deadline))
