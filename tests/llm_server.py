@@ -26,6 +26,7 @@ class Reply:
     delay_s: float = 0.0
     chunks: list[str] = field(default_factory=list)
     cut: bool = False  # a stream that ends without its [DONE]
+    chunk_delay_s: float = 0.0  # between streamed chunks
 
 
 Script = Callable[[dict[str, Any]], Reply]
@@ -60,6 +61,8 @@ class LLMServer(http.server.ThreadingHTTPServer):
         self.script = script
         self.requests: list[dict[str, Any]] = []
         self.headers_seen: list[dict[str, str]] = []
+        # For each stream the client closed early: how many chunks had been sent.
+        self.abandoned: list[int] = []
 
     @property
     def url(self) -> str:
@@ -109,13 +112,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
         self.end_headers()
-        for piece in reply.chunks:
+        for sent, piece in enumerate(reply.chunks):
             event = {
                 "object": "chat.completion.chunk",
                 "choices": [{"index": 0, "delta": {"content": piece}}],
             }
-            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-            self.wfile.flush()
+            try:
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.server.abandoned.append(sent)
+                raise
+            time.sleep(reply.chunk_delay_s)
         if not reply.cut:
             self.wfile.write(b"data: [DONE]\n\n")
         self.close_connection = True

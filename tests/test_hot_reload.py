@@ -3,7 +3,6 @@ without a restart and without a single failed or dropped request; over-large bod
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import Counter
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from conftest import FakeEncoder
+from serving import serve
 
 from qa import QA, Settings
 from qa.build import BuildOptions, build_index
@@ -53,24 +52,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, Embedder]]:
     build_index(load_documents([harbour_corpus(tmp_path / "harbour")]).documents, embedder, index_dir)
     settings = Settings.from_env(env={}, index_dir=index_dir, reload_interval_s=0.02)
     app = create_app(settings, qa=QA(settings, embedder))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=30)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", tmp_path, embedder
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve(app, timeout_keep_alive=30) as base:
+        yield base, tmp_path, embedder
 
 
 def test_rebuilds_are_served_without_a_failed_request(server: tuple[str, Path, Embedder]) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from conftest import FakeEncoder
 from news_site import NewsSite, news_site
+from serving import serve
 
 from qa.config import Settings
 from qa.embed import Embedder
@@ -86,19 +84,8 @@ def server(tmp_path: Path) -> Iterator[str]:
     """A uvicorn server on an index that does not exist yet, reloading often."""
     settings = replace(settings_for(tmp_path / "index"), reload_interval_s=0.05)
     app = create_app(settings, qa=QA(settings, Embedder(FakeEncoder()), require_index=False))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve(app) as base:
+        yield base
 
 
 def ask(base: str, question: str) -> dict[str, object]:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qa import QA, Settings, Turn, example_questions, parse_filters
 from qa.errors import QAError, Unauthorized
+from qa.records import Delta, Event, Final, Retrieved
 from web.schemas import AskRequest, AskResponse, ErrorResponse, Health
+from web.sse import event_stream, message
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -32,6 +35,25 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 ERRORS = errors(401, 413, 422, 503)
+STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            # OpenAPI 3.2's way to describe one server-sent event; `data` is JSON: {"citations"},
+            # {"text"}, the AskResponse, or the error shape.
+            "text/event-stream": {
+                "itemSchema": {
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"enum": ["citations", "delta", "final", "error"]},
+                        "data": {"type": "string", "contentMediaType": "application/json"},
+                    },
+                }
+            }
+        },
+        "description": "The answer object; with `stream`, server-sent events ending with it.",
+    }
+}
 
 
 def get_settings(request: Request) -> Settings:
@@ -68,22 +90,37 @@ def require_key(
 @router.post(
     "/ask",
     response_model=AskResponse,
-    responses=ERRORS,
+    responses=STREAMED | ERRORS,
     dependencies=[Depends(require_key)],
     summary="Answer a question with cited source sentences",
     description="An answer whose [n] markers point at the cited source sentences (the articles' own "
     "sentences, or with an LLM configured, its sentences that a cited sentence supports), or "
     "an abstention with related passages when the indexed articles don't cover the question. "
-    'Every error has the shape {"error": {"code", "message"}}.',
+    'Every error has the shape {"error": {"code", "message"}}. With `"stream": true` the answer '
+    "comes as server-sent events: `citations` (the numbered passages), `delta` (text as it is "
+    "written), `final` (this same response object).",
 )
-def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> JSONResponse:
+def ask(body: AskRequest, qa: Annotated[QA, Depends(get_qa)]) -> Response:
     # Plain `def`: the work is CPU-bound, so FastAPI runs it in its thread pool.
     history = [Turn(t.role, t.content) for t in body.history]
-    # Answer.to_dict() already has AskResponse's shape (the schema tests check it), so it is
-    # sent as is rather than validated field by field again: that took ~1 ms of the GIL.
     f = body.filters
     filters = parse_filters(f.since, f.until, f.sources) if f else None
+    if body.stream:
+        # Checked and retrieved here, so a bad request is still an HTTP error, not an event.
+        return event_stream(qa.stream(body.question, history, body.top_k, filters, body.mode), ask_event)
+    # Answer.to_dict() already has AskResponse's shape (the schema tests check it), so it is
+    # sent as is rather than validated field by field again: that took ~1 ms of the GIL.
     return JSONResponse(qa.ask(body.question, history, body.top_k, filters, body.mode).to_dict())
+
+
+def ask_event(event: Event) -> bytes:
+    """One /ask stream event: `citations`, `delta` or `final`."""
+    if isinstance(event, Retrieved):
+        return message({"citations": [asdict(c) for c in event.citations]}, "citations")
+    if isinstance(event, Delta):
+        return message({"text": event.text}, "delta")
+    assert isinstance(event, Final)
+    return message(event.answer.to_dict(), "final")
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": ErrorResponse}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from qa import MAX_HISTORY_TURNS, MAX_PAGE, MAX_TOP_K, MAX_TURN_CHARS
 
@@ -50,6 +50,12 @@ class AskRequest(BaseModel):
         "(QA_LLM_URL; 422 without one), each sentence verified against its cited passage; 'auto': "
         "generate when an LLM is configured, else extractive.",
     )
+    stream: StrictBool = Field(
+        default=False,
+        description="Answer as server-sent events (text/event-stream): `citations` once the passages "
+        "are retrieved, `delta` with text as it is written (the LLM's unverified tokens; an extractive "
+        "answer in one piece), then `final` with the response object the non-streaming call returns.",
+    )
 
 
 class CitationOut(BaseModel):
@@ -78,6 +84,9 @@ class ClaimOut(BaseModel):
     )
     supported: bool = Field(
         description="Whether a sentence of its cited passage states it, numbers and names included."
+    )
+    reason: str | None = Field(
+        default=None, description="Why it is unsupported (for a tooltip); null when it is supported."
     )
 
 
