@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa import QA, QAError, Settings
 from qa.errors import Unauthorized
-from web import documents
+from web import documents, openai_api
 from web.routes import router
 
 log = logging.getLogger("qa.web")
@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None, qa: QA | None = None) -> FastAP
         app.state.qa = qa  # usable even by clients that skip the lifespan
     app.include_router(router)
     app.include_router(documents.router)
+    app.include_router(openai_api.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
 
