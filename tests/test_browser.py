@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +16,6 @@ from typing import Any
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-import uvicorn
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -29,6 +25,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from serving import serve
 
 from qa import QA, Settings, example_questions
 from qa.build import index_paths
@@ -69,28 +66,6 @@ def embedder() -> Any:
     from qa.embed import Embedder
 
     return Embedder()  # the real all-MiniLM-L6-v2, loaded once for the module
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run `app` with uvicorn on a free local port in a thread; yield its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def build_app(embedder: Any, index_dir: Path, sources: list[Path]) -> Any:
@@ -312,7 +287,7 @@ def test_keyboard_enter_shift_enter_examples_and_new_chat(browser: Browser, samp
         with page.expect_request("**/ask") as req:
             first.click()
         body = json.loads(req.value.post_data or "{}")
-        assert body == {"question": question, "history": []}
+        assert body == {"question": question, "history": [], "stream": True}
         expect(page.locator("#transcript .msg-user")).to_contain_text(question)
         expect(page.locator("#transcript .msg-answer, #transcript .msg-abstain")).to_have_count(1)
 
