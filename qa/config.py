@@ -108,7 +108,7 @@ class Settings:
     )
     api_key: str | None = _setting(
         None,
-        "When set, POST /ask and /documents require 'Authorization: Bearer <key>' or 'X-API-Key: <key>'; "
+        "When set, POST /ask, /documents and /v1 require 'Authorization: Bearer <key>' or 'X-API-Key: <key>'; "
         "adding or removing documents over HTTP is refused until it is set.",
     )
     reload_interval_s: float = _setting(
