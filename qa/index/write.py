@@ -79,8 +79,8 @@ def build_faiss(vectors: np.ndarray) -> faiss.Index:
 def ivfpq_shape(n: int, dim: int) -> tuple[int, int, int]:
     """(lists, bytes per code, nprobe) of the IVF-PQ index of n vectors of `dim` dimensions."""
     # Lists: the power of two nearest 4·√n (4,096 at 1-2M, 16,384 at 10M), so a list holds ~√n/4
-    # vectors. nprobe scans an eighth of them: at 300,000 chunks a sixteenth gave recall@10 0.91
-    # and an eighth 0.96 (bench/scale_pq.py variants; docs/scale.md).
+    # vectors. nprobe scans an eighth of them: at 300,000 chunks (OPQ48, 200 re-ranked) a sixteenth
+    # gave recall@10 0.93 and an eighth 0.97 (bench/scale_pq.py --variants; docs/scale.md).
     lists = 1 << max(4, round(math.log2(4 * math.sqrt(n))))
     # One byte codes a part of the vector: the parts must split it evenly, and be at least 8
     # dimensions long (48 parts of 8 for the product's 384 dimensions).
@@ -91,7 +91,8 @@ def ivfpq_shape(n: int, dim: int) -> tuple[int, int, int]:
 def build_ivfpq(vectors: np.ndarray, seed: int = 0) -> faiss.Index:
     """OPQ + IVF-PQ over inner product, trained on a sample of the vectors; nprobe stored in the
     index. The OPQ rotation spreads the variance evenly over the code's parts: at 300,000 chunks
-    it raised recall@10 from 0.93 to 0.96 at the same re-rank depth, for ~2 minutes of training."""
+    it raised recall@10 from 0.93 to 0.97 at the same nprobe and re-rank depth, for about 80 s more
+    training."""
     n, dim = vectors.shape
     lists, code, nprobe = ivfpq_shape(n, dim)
     index = faiss.index_factory(dim, f"OPQ{code},IVF{lists},PQ{code}", faiss.METRIC_INNER_PRODUCT)
