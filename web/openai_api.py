@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -83,7 +84,7 @@ def conversation(messages: list[ChatMessage], max_turns: int) -> tuple[str, list
     return text_of(last.content, f"messages[{len(messages) - 1}]"), turns[-max_turns:] if max_turns else []
 
 
-def completion(answer: Answer, reply_id: str) -> dict[str, Any]:
+def completion(answer: Answer, reply: ReplyId) -> dict[str, Any]:
     """A chat.completion object for `answer`."""
     choice = {
         "index": 0,
@@ -91,12 +92,20 @@ def completion(answer: Answer, reply_id: str) -> dict[str, Any]:
         "finish_reason": "stop",
         "logprobs": None,
     }
-    return {**head(reply_id, "chat.completion"), "choices": [choice], **extras(answer)}
+    return {**head(reply, "chat.completion"), "choices": [choice], **extras(answer)}
 
 
-def head(reply_id: str, kind: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReplyId:
+    """What every chunk of one reply shares: its id and its creation time."""
+
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+def head(reply: ReplyId, kind: str) -> dict[str, Any]:
     """The fields every completion object and chunk starts with."""
-    return {"id": reply_id, "object": kind, "created": int(time.time()), "model": MODEL_ID}
+    return {"id": reply.id, "object": kind, "created": reply.created, "model": MODEL_ID}
 
 
 def extras(answer: Answer) -> dict[str, Any]:
@@ -105,13 +114,13 @@ def extras(answer: Answer) -> dict[str, Any]:
     return {k: body[k] for k in ("citations", "claims", "mode", "note", "abstained")}
 
 
-def chunk(reply_id: str, delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
+def chunk(reply: ReplyId, delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
     """A chat.completion.chunk with one choice."""
     choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-    return {**head(reply_id, "chat.completion.chunk"), "choices": [choice]}
+    return {**head(reply, "chat.completion.chunk"), "choices": [choice]}
 
 
-def chunk_encoder(reply_id: str) -> Callable[[Event], bytes]:
+def chunk_encoder(reply: ReplyId) -> Callable[[Event], bytes]:
     """Events → chat.completion.chunk messages: the role first, keep-alives while the LLM writes,
     then the verified text a few words a chunk, a last chunk with the citations, and [DONE]."""
 
@@ -119,13 +128,13 @@ def chunk_encoder(reply_id: str) -> Callable[[Event], bytes]:
         if isinstance(event, Delta):
             return b": writing\n\n"  # an SSE comment: clients skip it; a gone client is noticed
         if not isinstance(event, Final):
-            return message(chunk(reply_id, {"role": "assistant", "content": ""}))
+            return message(chunk(reply, {"role": "assistant", "content": ""}))
         words = event.answer.answer.split(" ")
         pieces = [
             " ".join(words[i : i + 4]) + (" " if i + 4 < len(words) else "") for i in range(0, len(words), 4)
         ]
-        out = [message(chunk(reply_id, {"content": p})) for p in pieces]
-        out.append(message({**chunk(reply_id, {}, "stop"), **extras(event.answer)}))
+        out = [message(chunk(reply, {"content": p})) for p in pieces]
+        out.append(message({**chunk(reply, {}, "stop"), **extras(event.answer)}))
         return b"".join(out) + b"data: [DONE]\n\n"
 
     return encode
@@ -143,10 +152,10 @@ def chat_completions(
 ) -> Response:
     """The answer as a chat.completion (or, streamed, chat.completion.chunk events) with citations."""
     question, history = conversation(body.messages, settings.max_history_turns)
-    reply_id = f"chatcmpl-{uuid.uuid4().hex}"
+    reply = ReplyId()
     if body.stream:
-        return event_stream(qa.stream(question, history, mode=body.mode), chunk_encoder(reply_id))
-    return JSONResponse(completion(qa.ask(question, history, mode=body.mode), reply_id))
+        return event_stream(qa.stream(question, history, mode=body.mode), chunk_encoder(reply))
+    return JSONResponse(completion(qa.ask(question, history, mode=body.mode), reply))
 
 
 @router.get("/models", responses=errors(401, 422), summary="The one model this server answers as")
