@@ -31,7 +31,7 @@ from bench.paths import PY, RESULTS, ROOT
 from bench.summary import summarise
 from bench.summary_md import markdown
 
-BENCHES = ["startup", "ask_latency", "baseline", "build_speed", "scale", "extraction"]
+BENCHES = ["startup", "ask_latency", "baseline", "build_speed", "scale", "extraction", "load"]
 
 
 def run(name: str, extra: list[str], wait_quiet: float) -> dict[str, Any] | None:
@@ -87,6 +87,8 @@ def arguments(args: argparse.Namespace) -> dict[str, list[str]]:
         "build_speed": [*squad, "--repeat", "1" if args.quick else "2"],
         "scale": ["--full"] if args.full else scale,
         "extraction": ["--data", str(args.extraction_data), *(["--limit", "100"] if args.quick else [])],
+        # qa serve with one worker, then two (issue 15's replicas), on the same load.
+        "load": ["--workers", "1,2", *(["--requests", "300"] if args.quick else [])],
     }
 
 

@@ -105,6 +105,19 @@ def _extraction(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _load(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Requests/s, latency and the cores each part used, per number of server workers."""
+    keys = ("workers", "requests_per_s", "errors", "cores_used_by_server", "cores_used_by_client")
+    return [
+        {
+            **{k: run[k] for k in keys},
+            "others": run["cores_used_by_others"],
+            "p50_ms": run["latency_ms"]["p50"],
+        }
+        for run in r["runs"]
+    ]
+
+
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
     """The headline figures, each with its target where the issue sets one."""
     s: dict[str, Any] = {"machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -121,6 +134,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         s["startup"] = _startup(r)
     if r := results.get("extraction"):
         s["extraction"] = _extraction(r)
+    if r := results.get("load"):
+        s["load"] = {"runs": _load(r)}
     s["background_load_cores_before"] = {
         k: v.get("background_load_cores_before") for k, v in results.items() if isinstance(v, dict)
     }

@@ -171,12 +171,31 @@ def _extraction(x: dict[str, Any]) -> list[str]:
     ]
 
 
+def _load(x: dict[str, Any]) -> list[str]:
+    """Requests/s with 1 and 2 server workers, the first as the reference."""
+    runs = x["runs"]
+    first = runs[0]["requests_per_s"] or 1
+    rows = [
+        [
+            f"qa serve --workers {r['workers']}",
+            r["requests_per_s"],
+            f"{r['requests_per_s'] / first:.2f}×",
+            r["p50_ms"],
+            r["errors"],
+            f"{r['cores_used_by_server']} / {r['cores_used_by_client']} / {r['others']}",
+        ]
+        for r in runs
+    ]
+    headers = ["server", "requests/s", "vs 1 worker", "p50 ms", "errors", "cores: server / client / others"]
+    return ["## Serving workers (8 clients, sample corpus)", "", table(headers, rows), ""]
+
+
 def markdown(s: dict[str, Any]) -> str:
     """summary.md: the machine, then a section for each benchmark in the summary."""
     out = _head(s)
     sections = [("ask", _ask), ("baseline", _baseline), ("build", _build)]
     sections += [("scale_full", _scale), ("scale", _scale), ("startup", _startup)]
-    sections += [("extraction", _extraction)]
+    sections += [("extraction", _extraction), ("load", _load)]
     for key, section in sections:
         if x := s.get(key):
             out += section(x)
