@@ -15,8 +15,8 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 from conftest import FakeEncoder
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_browser import CHROMIUM, CHROMIUM_ARGS, IMG_TAG, PHONE, SCRIPT_TAG, ask, open_page, serve, shot
+from playwright.sync_api import Browser, Page, expect
+from test_browser import IMG_TAG, PHONE, SCRIPT_TAG, ask, open_page, serve, shot
 
 from qa import QA, Settings
 from qa.build import index_paths
@@ -47,16 +47,6 @@ TOTAL = len(ARTICLES)
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make browser)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def news_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("library")
     corpus = folder / "news.jsonl"
@@ -76,8 +66,8 @@ def sent_body(page: Page, question: str) -> dict[str, Any]:
     return body
 
 
-def test_source_shows_site_and_date_and_links_the_article(chromium: Browser, news_url: str) -> None:
-    with open_page(chromium) as page:
+def test_source_shows_site_and_date_and_links_the_article(browser: Browser, news_url: str) -> None:
+    with open_page(browser) as page:
         page.goto(news_url)
         ask(page, BRIDGE_QUESTION)
         answer = page.locator(".msg-answer")
@@ -105,8 +95,8 @@ def test_source_shows_site_and_date_and_links_the_article(chromium: Browser, new
         shot(page, "library-source-dialog")
 
 
-def test_filters_are_sent_and_a_bad_range_is_reported(chromium: Browser, news_url: str) -> None:
-    with open_page(chromium) as page:
+def test_filters_are_sent_and_a_bad_range_is_reported(browser: Browser, news_url: str) -> None:
+    with open_page(browser) as page:
         page.goto(news_url)
         toggle = page.locator("#filters-toggle")
         expect(toggle).to_have_accessible_name("Filters")
@@ -153,8 +143,8 @@ def test_filters_are_sent_and_a_bad_range_is_reported(chromium: Browser, news_ur
         expect(toggle).to_be_focused()
 
 
-def test_library_lists_pages_and_searches_titles(chromium: Browser, news_url: str) -> None:
-    with open_page(chromium) as page:
+def test_library_lists_pages_and_searches_titles(browser: Browser, news_url: str) -> None:
+    with open_page(browser) as page:
         page.goto(news_url)
         opener = page.get_by_role("button", name="Library", exact=True)
         opener.click()
@@ -207,9 +197,9 @@ def test_library_lists_pages_and_searches_titles(chromium: Browser, news_url: st
         expect(opener).to_have_attribute("aria-expanded", "false")
 
 
-def test_library_and_filters_fit_a_phone(chromium: Browser, news_url: str) -> None:
+def test_library_and_filters_fit_a_phone(browser: Browser, news_url: str) -> None:
     for dark in (False, True):
-        with open_page(chromium, PHONE, dark=dark) as page:
+        with open_page(browser, PHONE, dark=dark) as page:
             page.goto(news_url)
             scheme = "dark" if dark else "light"
             page.get_by_role("button", name="Filters", exact=True).click()

@@ -5,16 +5,15 @@ reason in a tooltip; a failed LLM leaves the quoted answer and says why."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from llm_server import Reply, Script, llm_server, passage_with
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from serving import serve
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ask, open_page, shot
+from test_browser import ask, open_page, shot
 from test_llm_answers import REVENUE, index_dir  # noqa: F401 (index_dir: the module's index fixture)
 
 from qa import QA, Settings
@@ -25,16 +24,6 @@ pytestmark = pytest.mark.browser
 
 TRUE = "Netflix’s quarterly revenue reached $11.5 billion [{n}]. "
 INVENTED = "Netflix also plans to open theme parks in Brazil by 2027 [{n}]."
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make browser)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def slow_stream(text: str, **reply: Any) -> Script:
@@ -54,14 +43,14 @@ def page_url(index_dir: Path, embedder: Embedder, llm_url: str) -> Any:  # noqa:
 
 
 def test_the_answer_streams_then_is_verified(
-    chromium: Browser,
+    browser: Browser,
     index_dir: Path,  # noqa: F811
     real_embedder: Embedder,
 ) -> None:
     with (
         llm_server(slow_stream(TRUE + INVENTED)) as llm,
         page_url(index_dir, real_embedder, llm.url) as url,
-        open_page(chromium) as page,
+        open_page(browser) as page,
     ):
         page.goto(url)
         ask(page, REVENUE)
@@ -90,14 +79,14 @@ def test_the_answer_streams_then_is_verified(
 
 
 def test_a_failed_llm_leaves_the_quoted_answer_and_says_why(
-    chromium: Browser,
+    browser: Browser,
     index_dir: Path,  # noqa: F811
     real_embedder: Embedder,
 ) -> None:
     with (
         llm_server(slow_stream(TRUE, cut=True)) as llm,
         page_url(index_dir, real_embedder, llm.url) as url,
-        open_page(chromium) as page,
+        open_page(browser) as page,
     ):
         page.goto(url)
         ask(page, REVENUE)
