@@ -108,8 +108,8 @@ class Settings:
     )
     api_key: str | None = _setting(
         None,
-        "When set, POST /ask, /documents and /v1 require 'Authorization: Bearer <key>' or 'X-API-Key: <key>'; "
-        "adding or removing documents over HTTP is refused until it is set.",
+        "When set, POST /ask, /documents and /v1 require 'Authorization: Bearer <key>' or "
+        "'X-API-Key: <key>'; adding or removing documents over HTTP is refused until it is set.",
     )
     reload_interval_s: float = _setting(
         1.0, "How often the server checks the index directory for a rebuilt index, in seconds."
