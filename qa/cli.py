@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from qa.progress import progress_bar
 
 if TYPE_CHECKING:
     from qa.build import BuildReport, PassageEmbedder
+    from qa.index import DenseBuilder
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -56,6 +58,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise nothing_indexed(found.skipped)
     # The model loads only if something has to be embedded (an unchanged corpus needs none).
     embedder = index_embedder(settings)
+    options = replace(options, dense=index_dense(settings))
     if updating:
         report = update_documents(
             embedder, settings.index_dir, found.documents, list(args.remove), options, progress, found.skipped
@@ -70,7 +73,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"removed {report.removed_documents}"
         + (f", folded {report.folded} syndicated copies" if report.folded else "")
         + ")"
-        + ray_summary(embedder, report)
+        + ray_summary(embedder, options.dense, report)
         + "."
     )
     if report.skipped:
@@ -91,17 +94,33 @@ def index_embedder(settings: Settings) -> PassageEmbedder:
     return RayEmbedder(settings.ray_address, settings)
 
 
-def ray_summary(embedder: PassageEmbedder, report: BuildReport) -> str:
-    """How much of a build ran where, for a build on a Ray cluster ("" for a local one)."""
-    from qa.distributed import RayEmbedder
+def index_dense(settings: Settings) -> DenseBuilder:
+    """How `qa index` makes the dense index: the compressed tier on the Ray cluster of QA_RAY_ADDRESS
+    (--ray), everything else (and without --ray, everything) in this process."""
+    from qa.index import local_dense
 
-    if not isinstance(embedder, RayEmbedder):
-        return ""
-    nodes = len(embedder.nodes)
-    return (
-        f"; embedded {report.embedded_texts} texts on {nodes} Ray node{'' if nodes == 1 else 's'} "
-        f"in {report.embed_seconds:.1f} s"
-    )
+    if not settings.ray_address:
+        return local_dense
+    from qa.distributed import RayIndexBuilder
+
+    return RayIndexBuilder(settings.ray_address)
+
+
+def ray_summary(embedder: PassageEmbedder, dense: DenseBuilder, report: BuildReport) -> str:
+    """How much of a build ran where, for a build on a Ray cluster ("" for a local one)."""
+    from qa.distributed import RayEmbedder, RayIndexBuilder
+
+    def on(nodes: set[str]) -> str:
+        return f"on {len(nodes)} Ray node{'' if len(nodes) == 1 else 's'}"
+
+    said = ""
+    if isinstance(embedder, RayEmbedder):
+        said += (
+            f"; embedded {report.embedded_texts} texts {on(embedder.nodes)} in {report.embed_seconds:.1f} s"
+        )
+    if isinstance(dense, RayIndexBuilder) and dense.seconds is not None:
+        said += f"; trained and added the compressed index {on(dense.nodes)} in {dense.seconds:.1f} s"
+    return said
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

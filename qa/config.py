@@ -57,6 +57,9 @@ ANSWER_MODES = ("auto", "extractive", "generate")
 RAY_CONNECT_TIMEOUT_S = 30.0
 RAY_STALL_TIMEOUT_S = 300.0
 RAY_BLOCK_BATCHES = 4
+# While the compressed dense index trains on the cluster (minutes at millions of chunks: one task),
+# the driver says it is still going this often, so the stall timeout above doesn't end the build.
+RAY_HEARTBEAT_S = 30.0
 
 
 def _setting(default: Any, help: str, secret: bool = False) -> Any:
