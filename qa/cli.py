@@ -296,8 +296,9 @@ def _add_index_command(sub: Subcommands) -> None:
                    "(repeatable)")  # fmt: skip
     p.add_argument("--full", action="store_true", help="re-embed everything, ignoring stored vectors")
     p.add_argument("--ray", metavar="ADDRESS",
-                   help="embed on the Ray cluster at ADDRESS (host:port of its head, or 'auto'; "
-                   "default: $QA_RAY_ADDRESS, else here); needs pip install -e '.[ray]'")  # fmt: skip
+                   help="embed, and train and add a compressed dense index, on the Ray cluster at "
+                   "ADDRESS (host:port of its head, or 'auto'; default: $QA_RAY_ADDRESS, else here); "
+                   "needs pip install -e '.[ray]'")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_index_options(p)
     p.set_defaults(func=cmd_index)

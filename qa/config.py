@@ -177,8 +177,9 @@ class Settings:
     ray_address: str | None = _setting(
         None,
         "A Ray cluster for `qa index` (what ray.init(address=...) takes: host:port of its head, or "
-        "'auto'): chunks and sentences are embedded there as a Ray Data job. Needs the ray extra. "
-        "Unset: in this process.",
+        "'auto'): chunks and sentences are embedded there as a Ray Data job, and a compressed dense "
+        "index (from 2,000,000 chunks) is trained and added there. Needs the ray extra. Unset: in "
+        "this process.",
     )
 
     def __post_init__(self) -> None:
