@@ -57,8 +57,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not found.documents and not args.remove:
         raise nothing_indexed(found.skipped)
     # The model loads only if something has to be embedded (an unchanged corpus needs none).
-    embedder = index_embedder(settings)
-    options = replace(options, dense=index_dense(settings))
+    embedder, dense = index_builders(settings)
+    options = replace(options, dense=dense)
     if updating:
         report = update_documents(
             embedder, settings.index_dir, found.documents, list(args.remove), options, progress, found.skipped
@@ -83,43 +83,31 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def index_embedder(settings: Settings) -> PassageEmbedder:
-    """The embedder of `qa index`: on the Ray cluster of QA_RAY_ADDRESS (--ray), else in this process."""
+def index_builders(settings: Settings) -> tuple[PassageEmbedder, DenseBuilder]:
+    """The embedder and the dense-index builder of `qa index`: on the Ray cluster of QA_RAY_ADDRESS
+    (--ray), else in this process. On Ray, the dense index is built there only if compressed."""
     from qa.embed import Embedder
-
-    if not settings.ray_address:
-        return Embedder.from_settings(settings)
-    from qa.distributed import RayEmbedder
-
-    return RayEmbedder(settings.ray_address, settings)
-
-
-def index_dense(settings: Settings) -> DenseBuilder:
-    """How `qa index` makes the dense index: the compressed tier on the Ray cluster of QA_RAY_ADDRESS
-    (--ray), everything else (and without --ray, everything) in this process."""
     from qa.index import local_dense
 
     if not settings.ray_address:
-        return local_dense
-    from qa.distributed import RayIndexBuilder
+        return Embedder.from_settings(settings), local_dense
+    from qa.distributed import RayEmbedder, RayIndexBuilder
 
-    return RayIndexBuilder(settings.ray_address)
+    return RayEmbedder(settings.ray_address, settings), RayIndexBuilder(settings.ray_address)
 
 
 def ray_summary(embedder: PassageEmbedder, dense: DenseBuilder, report: BuildReport) -> str:
     """How much of a build ran where, for a build on a Ray cluster ("" for a local one)."""
     from qa.distributed import RayEmbedder, RayIndexBuilder
 
-    def on(nodes: set[str]) -> str:
-        return f"on {len(nodes)} Ray node{'' if len(nodes) == 1 else 's'}"
+    def on(nodes: set[str], seconds: float) -> str:
+        return f"on {len(nodes)} Ray node{'' if len(nodes) == 1 else 's'} in {seconds:.1f} s"
 
     said = ""
     if isinstance(embedder, RayEmbedder):
-        said += (
-            f"; embedded {report.embedded_texts} texts {on(embedder.nodes)} in {report.embed_seconds:.1f} s"
-        )
+        said += f"; embedded {report.embedded_texts} texts {on(embedder.nodes, report.embed_seconds)}"
     if isinstance(dense, RayIndexBuilder) and dense.seconds is not None:
-        said += f"; trained and added the compressed index {on(dense.nodes)} in {dense.seconds:.1f} s"
+        said += f"; trained and added the compressed index {on(dense.nodes, dense.seconds)}"
     return said
 
 

@@ -320,7 +320,8 @@ def test_ray_build_trains_and_adds_the_compressed_index_into_the_local_builds_fi
 ) -> None:  # fmt: skip
     corpus = synthetic_corpus(tmp_path)
     embedder = Embedder(FakeEncoder())
-    monkeypatch.setattr(qa.cli, "index_embedder", lambda settings: embedder)  # texts: here, at once
+    ray_index = RayIndexBuilder(cluster.address)
+    monkeypatch.setattr(qa.cli, "index_builders", lambda settings: (embedder, ray_index))  # texts: here
     code = main(["index", str(corpus), "--index-dir", str(tmp_path / "ray"), "--ray", cluster.address, "-q"])
     out = capsys.readouterr().out
     assert code == 0, out
