@@ -15,7 +15,16 @@ from qa.config import Settings
 from qa.dedupe import fold_copies
 from qa.embed.base import Model
 from qa.errors import BadInput, NothingIndexed, QAError
-from qa.index import Index, Prepared, current_generation, read_manifest, write_generation, writer_lock
+from qa.index import (
+    DenseBuilder,
+    Index,
+    Prepared,
+    current_generation,
+    local_dense,
+    read_manifest,
+    write_generation,
+    writer_lock,
+)
 from qa.ingest import Skipped, load_documents
 from qa.records import Chunk, Document, Sentence
 
@@ -35,12 +44,16 @@ class PassageEmbedder(Model, Protocol):
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How a build reads, splits and embeds documents: one record for every way in."""
+    """How a build reads, splits and embeds documents and makes its dense index: one record for
+    every way in."""
 
     chunk_tokens: int = 256
     batch_size: int = 64
     max_file_bytes: int = 20_000_000
     incremental: bool = True  # reuse the vectors of unchanged documents
+    # Makes the FAISS index of the chunk vectors: here, or (qa index --ray) the compressed tier's
+    # training and adding on the Ray cluster (qa.distributed.RayIndexBuilder).
+    dense: DenseBuilder = local_dense
 
     @classmethod
     def from_settings(cls, settings: Settings, incremental: bool = True) -> BuildOptions:
@@ -233,7 +246,7 @@ def _build_locked(
     final = [reused.get(d.doc_id) or fresh[d.doc_id] for d in documents]
     if progress:
         progress("writing", 0, 1)
-    gen = write_generation(index_dir, final, embedder.name, chunker, embedder.dimension)
+    gen = write_generation(index_dir, final, embedder.name, chunker, embedder.dimension, options.dense)
     return BuildReport(
         documents=len(final),
         chunks=sum(len(p.chunks) for p in final),

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from qa.progress import progress_bar
 
 if TYPE_CHECKING:
     from qa.build import BuildReport, PassageEmbedder
+    from qa.index import DenseBuilder
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -55,7 +57,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not found.documents and not args.remove:
         raise nothing_indexed(found.skipped)
     # The model loads only if something has to be embedded (an unchanged corpus needs none).
-    embedder = index_embedder(settings)
+    embedder, dense = index_builders(settings)
+    options = replace(options, dense=dense)
     if updating:
         report = update_documents(
             embedder, settings.index_dir, found.documents, list(args.remove), options, progress, found.skipped
@@ -70,7 +73,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"removed {report.removed_documents}"
         + (f", folded {report.folded} syndicated copies" if report.folded else "")
         + ")"
-        + ray_summary(embedder, report)
+        + ray_summary(embedder, options.dense, report)
         + "."
     )
     if report.skipped:
@@ -80,28 +83,32 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def index_embedder(settings: Settings) -> PassageEmbedder:
-    """The embedder of `qa index`: on the Ray cluster of QA_RAY_ADDRESS (--ray), else in this process."""
+def index_builders(settings: Settings) -> tuple[PassageEmbedder, DenseBuilder]:
+    """The embedder and the dense-index builder of `qa index`: on the Ray cluster of QA_RAY_ADDRESS
+    (--ray), else in this process. On Ray, the dense index is built there only if compressed."""
     from qa.embed import Embedder
+    from qa.index import local_dense
 
     if not settings.ray_address:
-        return Embedder.from_settings(settings)
-    from qa.distributed import RayEmbedder
+        return Embedder.from_settings(settings), local_dense
+    from qa.distributed import RayEmbedder, RayIndexBuilder
 
-    return RayEmbedder(settings.ray_address, settings)
+    return RayEmbedder(settings.ray_address, settings), RayIndexBuilder(settings.ray_address)
 
 
-def ray_summary(embedder: PassageEmbedder, report: BuildReport) -> str:
+def ray_summary(embedder: PassageEmbedder, dense: DenseBuilder, report: BuildReport) -> str:
     """How much of a build ran where, for a build on a Ray cluster ("" for a local one)."""
-    from qa.distributed import RayEmbedder
+    from qa.distributed import RayEmbedder, RayIndexBuilder
 
-    if not isinstance(embedder, RayEmbedder):
-        return ""
-    nodes = len(embedder.nodes)
-    return (
-        f"; embedded {report.embedded_texts} texts on {nodes} Ray node{'' if nodes == 1 else 's'} "
-        f"in {report.embed_seconds:.1f} s"
-    )
+    def on(nodes: set[str], seconds: float) -> str:
+        return f"on {len(nodes)} Ray node{'' if len(nodes) == 1 else 's'} in {seconds:.1f} s"
+
+    said = ""
+    if isinstance(embedder, RayEmbedder):
+        said += f"; embedded {report.embedded_texts} texts {on(embedder.nodes, report.embed_seconds)}"
+    if isinstance(dense, RayIndexBuilder) and dense.seconds is not None:
+        said += f"; trained and added the compressed index {on(dense.nodes, dense.seconds)}"
+    return said
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -277,8 +284,9 @@ def _add_index_command(sub: Subcommands) -> None:
                    "(repeatable)")  # fmt: skip
     p.add_argument("--full", action="store_true", help="re-embed everything, ignoring stored vectors")
     p.add_argument("--ray", metavar="ADDRESS",
-                   help="embed on the Ray cluster at ADDRESS (host:port of its head, or 'auto'; "
-                   "default: $QA_RAY_ADDRESS, else here); needs pip install -e '.[ray]'")  # fmt: skip
+                   help="embed, and train and add a compressed dense index, on the Ray cluster at "
+                   "ADDRESS (host:port of its head, or 'auto'; default: $QA_RAY_ADDRESS, else here); "
+                   "needs pip install -e '.[ray]'")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_index_options(p)
     p.set_defaults(func=cmd_index)

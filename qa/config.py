@@ -57,6 +57,9 @@ ANSWER_MODES = ("auto", "extractive", "generate")
 RAY_CONNECT_TIMEOUT_S = 30.0
 RAY_STALL_TIMEOUT_S = 300.0
 RAY_BLOCK_BATCHES = 4
+# While the compressed dense index trains on the cluster (minutes at millions of chunks: one task),
+# the driver says it is still going this often, so the stall timeout above doesn't end the build.
+RAY_HEARTBEAT_S = 30.0
 
 
 def _setting(default: Any, help: str, secret: bool = False) -> Any:
@@ -174,8 +177,9 @@ class Settings:
     ray_address: str | None = _setting(
         None,
         "A Ray cluster for `qa index` (what ray.init(address=...) takes: host:port of its head, or "
-        "'auto'): chunks and sentences are embedded there as a Ray Data job. Needs the ray extra. "
-        "Unset: in this process.",
+        "'auto'): chunks and sentences are embedded there as a Ray Data job, and a compressed dense "
+        "index (from 2,000,000 chunks) is trained and added there. Needs the ray extra. Unset: in "
+        "this process.",
     )
 
     def __post_init__(self) -> None:

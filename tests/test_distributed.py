@@ -1,4 +1,5 @@
-"""`qa index --ray` where no Ray cluster is needed: the setting, the option, and the error without Ray.
+"""`qa index --ray` where no Ray cluster is needed: the setting, the option, the error without Ray, and
+what is built where.
 
 The builds on a real cluster are in test_ray.py (make test-ray)."""
 
@@ -8,15 +9,17 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import faiss
+import numpy as np
 import pytest
 
 import qa.embed
-from qa.cli import build_parser, main, settings_from_args
+from qa.cli import build_parser, index_builders, main, settings_from_args
 from qa.config import Settings
-from qa.distributed import require_ray
+from qa.distributed import RayEmbedder, RayIndexBuilder, require_ray
 from qa.embed import Embedder
 from qa.errors import DistributedUnavailable
-from qa.index import current_generation
+from qa.index import current_generation, local_dense
 
 
 def test_ray_address_comes_from_the_environment_and_the_option_overrides_it() -> None:
@@ -24,6 +27,18 @@ def test_ray_address_comes_from_the_environment_and_the_option_overrides_it() ->
     assert Settings.from_env(env={"QA_RAY_ADDRESS": "auto"}).ray_address == "auto"
     args = build_parser().parse_args(["index", "--ray", "10.0.0.5:6379"])
     assert settings_from_args(args).ray_address == "10.0.0.5:6379"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra")
+def test_with_ray_the_build_embeds_and_makes_its_dense_index_through_the_cluster(
+    monkeypatch: pytest.MonkeyPatch, fake_embedder: Embedder
+) -> None:
+    monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *a, **k: fake_embedder)
+    embedder, dense = index_builders(Settings.from_env(env={}, ray_address="10.0.0.5:6379"))
+    assert isinstance(embedder, RayEmbedder) and isinstance(dense, RayIndexBuilder)
+    assert dense.address == "10.0.0.5:6379"
+    assert dense.seconds is None  # nothing ran: no job until a build needs the compressed index
+    assert index_builders(Settings.from_env(env={})) == (fake_embedder, local_dense)
 
 
 @pytest.fixture
@@ -65,3 +80,11 @@ def test_a_local_build_prints_no_ray_summary(
     monkeypatch.setattr(qa.embed.Embedder, "from_settings", lambda *a, **k: fake_embedder)
     assert main(["index", "--index-dir", str(tmp_path / "index"), "-q"]) == 0
     assert "Ray" not in capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra")
+def test_below_the_compressed_tier_a_ray_build_makes_its_dense_index_here(tmp_path: Path) -> None:
+    dense = RayIndexBuilder("127.0.0.1:9")  # nothing listens there: it must not be asked
+    index = dense(np.eye(8, dtype=np.float32), tmp_path / "chunk_vectors.npy")
+    assert isinstance(index, faiss.IndexFlatIP) and index.ntotal == 8
+    assert dense.seconds is None and dense.nodes == set()

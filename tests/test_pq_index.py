@@ -1,5 +1,6 @@
 """The compressed tier of the dense index (IVF-PQ with an exact re-rank), on a small synthetic set
-with PQ_THRESHOLD lowered: recall against exact search, and a written index that opens and answers."""
+with PQ_THRESHOLD lowered: recall against exact search, a written index that opens and answers, and
+blocks added apart and merged (as on a Ray cluster) giving the index of one add."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 import qa.index.write
 from qa.index import Index, Prepared, build_faiss, write_generation
+from qa.index.write import build_ivfpq, ivfpq_sample, merge_ivfpq, train_ivfpq
 from qa.ingest import make_document
 from qa.question import parse
 from qa.records import Chunk
@@ -113,3 +115,22 @@ def test_a_written_ivfpq_index_opens_and_answers(low_threshold: None, tmp_path: 
     assert scores[0] == pytest.approx(float(np.max(vectors @ queries[0])), abs=1e-5)  # exact scores
     hits = retrieve(index, parse("What about w1234?"), vectors[1234], 5)
     assert hits[0].chunk_id == 1234 and hits[0].chunk.text == "Chunk w1234 of story 123."
+
+
+def test_blocks_added_apart_and_merged_in_order_make_the_index_of_one_add(low_threshold: None) -> None:
+    # What the Ray build does (qa/distributed/driver.py): train once, add each block to its own copy
+    # of the trained index (in a task of its own), merge the copies in row order.
+    vectors = clustered(N)
+    n, dim = vectors.shape
+    trained = faiss.serialize_index(train_ivfpq(vectors[ivfpq_sample(n, dim)], n))
+    merged = faiss.deserialize_index(trained)
+    for start in range(0, n, 700):  # uneven blocks, the last one short
+        part = faiss.deserialize_index(trained)
+        part.add(vectors[start : start + 700])
+        merge_ivfpq(merged, faiss.deserialize_index(faiss.serialize_index(part)), start)
+    whole = build_ivfpq(vectors)
+    assert merged.ntotal == whole.ntotal == n
+    assert np.array_equal(faiss.serialize_index(merged), faiss.serialize_index(whole))  # the same file
+    queries = near(vectors, 20, seed=3)
+    for got, want in zip(merged.search(queries, 50), whole.search(queries, 50), strict=True):
+        assert np.array_equal(got, want)

@@ -1,6 +1,7 @@
 """`qa index --ray` on a real two-node Ray cluster on this machine (bench/ray_cluster.py), with the real
 model: the same index and answers as a local build, incremental, a killed worker, a cluster that is
-missing or goes away. Needs the ray extra (make test-ray)."""
+missing or goes away; and the compressed dense index trained and added on the cluster, the same file
+as a local build's. Needs the ray extra (make test-ray)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 
 pytest.importorskip("ray.data", reason="needs the ray extra: pip install -e '.[ray]' (make test-ray)")
 
+from conftest import FakeEncoder
+
+import qa.cli
 import qa.embed
+import qa.index.write
 from bench.ray_cluster import LocalCluster
 from qa import QA, Settings
 from qa.build import BuildOptions, build_index
 from qa.cli import main
-from qa.distributed import RayEmbedder
+from qa.distributed import RayEmbedder, RayIndexBuilder
 from qa.embed import Embedder
 from qa.errors import DistributedUnavailable
 from qa.evaluate import load_dataset
@@ -271,6 +277,91 @@ def test_cluster_going_away_mid_build_fails_the_build_and_the_index_is_untouched
         with pytest.raises(DistributedUnavailable, match=f"the Ray build on {doomed.address} failed") as e:
             build_index(docs, embedder, index_dir, options, stop_cluster)
     print(e.value.message)
+    assert "Nothing was written" in e.value.message
+    assert current_generation(index_dir) == live
+    assert tree_digest(index_dir) == before
+
+
+@pytest.fixture
+def compressed_tier(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The compressed tier from 1,000 chunks on, added in blocks of 200 (6 blocks: work for both
+    nodes); one FAISS thread here, as on the cluster's one-CPU nodes."""
+    for name in [n for n in os.environ if n.startswith("QA_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(qa.index.write, "PQ_THRESHOLD", 1_000)
+    monkeypatch.setattr(qa.index.write, "PQ_ADD_BLOCK", 200)  # sent to the driver with the job
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a failed build leaves Ray's log
+    # Training rounds differently with another number of threads (OPQ's and k-means' sums): the
+    # file is the same as a local build's when both train with as many, here one.
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(threads)
+
+
+def synthetic_corpus(folder: Path, documents: int = 1_100) -> Path:
+    """A .jsonl of short reports of 25 made-up words: one chunk each, indexed in a second or two."""
+    rng = np.random.default_rng(0)
+    words = [
+        a + b + c for a in ("ka", "lo", "mi", "nu", "po") for b in ("ban", "dor", "fel", "gim") for c in "aeo"
+    ]
+    lines = [
+        json.dumps({"title": f"Report {i}", "text": " ".join(rng.choice(words, 25)) + "."})
+        for i in range(documents)
+    ]
+    corpus = folder / "reports.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    return corpus
+
+
+def test_ray_build_trains_and_adds_the_compressed_index_into_the_local_builds_file(
+    cluster: LocalCluster, compressed_tier: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    corpus = synthetic_corpus(tmp_path)
+    embedder = Embedder(FakeEncoder())
+    ray_index = RayIndexBuilder(cluster.address)
+    monkeypatch.setattr(qa.cli, "index_builders", lambda settings: (embedder, ray_index))  # texts: here
+    code = main(["index", str(corpus), "--index-dir", str(tmp_path / "ray"), "--ray", cluster.address, "-q"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Indexed 1100 document(s), 1100 chunks" in out
+    assert "; trained and added the compressed index on 2 Ray nodes in " in out
+    assert " texts on " not in out  # the texts were embedded here, not on the cluster
+    build_index(load_documents([corpus]).documents, embedder, tmp_path / "local")
+    ray_gen, local_gen = current_generation(tmp_path / "ray"), current_generation(tmp_path / "local")
+    assert ray_gen and local_gen
+    assert json.loads((ray_gen / "manifest.json").read_text())["index_type"] == "ivfpq"
+    assert (ray_gen / "chunks.faiss").read_bytes() == (local_gen / "chunks.faiss").read_bytes()
+    vectors = np.load(local_gen / "chunk_vectors.npy")
+    queries = vectors[::37] + 0.05 * np.random.default_rng(1).standard_normal(vectors[::37].shape)
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    ray_dense, local_dense = (faiss.read_index(str(g / "chunks.faiss")) for g in (ray_gen, local_gen))
+    for got, want in zip(ray_dense.search(queries, 20), local_dense.search(queries, 20), strict=True):
+        assert np.array_equal(got, want)  # same ids, same distances
+    opened = [Index.open(tmp_path / name) for name in ("ray", "local")]
+    try:  # and the product's search (the codes' candidates, re-ranked exactly) finds the same
+        found = [[index.search_dense(q, 10) for q in queries] for index in opened]
+    finally:
+        for index in opened:
+            index.close()
+    assert found[0] == found[1]
+
+
+def test_a_cluster_missing_for_the_compressed_index_fails_the_build_and_the_index_is_untouched(
+    compressed_tier: None, tmp_path: Path,
+) -> None:  # fmt: skip
+    docs = load_documents([synthetic_corpus(tmp_path)]).documents
+    embedder = Embedder(FakeEncoder())
+    index_dir = tmp_path / "index"
+    build_index(docs[:100], embedder, index_dir)  # the live index, exact (below the threshold)
+    before, live = tree_digest(index_dir), current_generation(index_dir)
+    address = f"127.0.0.1:{unused_port()}"
+    options = BuildOptions(incremental=False, dense=RayIndexBuilder(address))
+    with pytest.raises(
+        DistributedUnavailable, match=f"the Ray build on {address} failed: no Ray cluster"
+    ) as e:
+        build_index(docs, embedder, index_dir, options)
     assert "Nothing was written" in e.value.message
     assert current_generation(index_dir) == live
     assert tree_digest(index_dir) == before

@@ -1,9 +1,13 @@
-"""The Ray driver: a child process of the build that connects to the cluster and runs the Ray Data job.
+"""The Ray driver: a child process of the build that connects to the cluster and runs one job there.
 
-Its messages to the parent (ray_embed.DriverProcess): ("ready",) once connected; ("batch",
-positions, vectors, node ids) for each embedded block, as the stream yields it; ("done",) at the
-end; ("error", message) instead, when something fails. Ray is imported here only, inside the
-functions, so that the parent can start this process without loading Ray itself.
+The parent (ray_embed.DriverProcess) asks for one of two jobs, after ("ready",) says it is connected:
+- embedding, as a Ray Data job: ("block", positions, texts)... then ("run", batch size); the driver
+  sends ("batch", positions, vectors, node ids) for each embedded block, as the stream yields it;
+- the compressed dense index (qa.index.write's IVF-PQ tier): ("ivfpq", .npy path, seed, block
+  rows); the driver sends ("working", stage, done, total) as it goes and at least every
+  RAY_HEARTBEAT_S, then ("index", serialized index, node ids).
+Then ("done",); or ("error", message) instead, when something fails. Ray is imported here only,
+inside the functions, so that the parent can start this process without loading Ray itself.
 """
 
 from __future__ import annotations
@@ -11,28 +15,36 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections import deque
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
 import qa
+from qa.config import RAY_HEARTBEAT_S
 from qa.errors import DistributedUnavailable, QAError
+from qa.index.write import ivfpq_sample, merge_ivfpq, train_ivfpq
 
 PACKAGE = Path(qa.__file__).resolve().parent
 
 
 def drive(conn: Any, address: str, options: dict[str, Any], log: str) -> None:
-    """The child's whole life: connect, take the input blocks, run the job, stream the vectors back."""
+    """The child's whole life: connect, take the job, run it, send its results back."""
     _log_to(log)
     import ray
 
     try:
         _connect(address)
         conn.send(("ready",))
-        refs, batch_size = _input_blocks(conn)
-        for position, vector, node in _embedded(refs, options, batch_size):
-            conn.send(("batch", position, vector, sorted(set(node.tolist()))))
+        job = conn.recv()
+        if job[0] == "ivfpq":
+            conn.send(("index", *_ivfpq(conn, job[1], job[2], job[3])))
+        else:
+            refs, batch_size = _input_blocks(conn, job)
+            for position, vector, node in _embedded(refs, options, batch_size):
+                conn.send(("batch", position, vector, sorted(set(node.tolist()))))
         conn.send(("done",))
     except QAError as exc:
         conn.send(("error", exc.message))
@@ -97,17 +109,17 @@ def _bootstrap_address(address: str) -> str:
     return str(target)
 
 
-def _input_blocks(conn: Any) -> tuple[list[Any], int]:
-    """The texts the parent sends, put into the object store block by block; and the batch size."""
+def _input_blocks(conn: Any, message: tuple[Any, ...]) -> tuple[list[Any], int]:
+    """The texts the parent sends (`message` the first), put into the object store block by block;
+    and the batch size."""
     import pyarrow as pa
     import ray
 
     refs: list[Any] = []
-    while True:
-        message = conn.recv()
-        if message[0] == "run":
-            return refs, int(message[1])
+    while message[0] != "run":
         refs.append(ray.put(pa.table({"position": message[1], "text": message[2]})))
+        message = conn.recv()
+    return refs, int(message[1])
 
 
 def _embedded(refs: list[Any], options: dict[str, Any], batch_size: int) -> Any:
@@ -156,3 +168,87 @@ class EncodeBlock:
         texts = [str(t) for t in batch["text"]]
         vectors = self._embedder.embed_documents(texts, batch_size=self._batch_size)
         return {"position": batch["position"], "vector": vectors, "node": np.full(len(texts), self._node)}
+
+
+def _ivfpq(conn: Any, path: str, seed: int, block: int) -> tuple[np.ndarray, list[str]]:
+    """The IVF-PQ index of the vectors saved at `path`, trained and added on the cluster, serialized;
+    and the ids of the nodes that did it. The same index as qa.index.write.build_ivfpq's."""
+    import ray
+
+    # The file is on this machine (the build just saved it): only the rows sent are read.
+    vectors = np.load(path, mmap_mode="r")
+    n, dim = vectors.shape
+    # Training is one k-means after another on one sample: one task, as many threads as a node has.
+    cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]]
+    threads = max(1, int(max(cpus, default=1)))
+    sample = ray.put(np.ascontiguousarray(vectors[ivfpq_sample(n, dim, seed)], dtype=np.float32))
+    train: Any = ray.remote(_train).options(num_cpus=threads, num_returns=2)
+    trained, node = train.remote(sample, n, threads)
+    del sample  # the task holds it; the object store frees it once training is done
+    index = faiss.deserialize_index(_wait(conn, trained, ("training", 0, n)))
+    nodes: set[str] = {ray.get(node)}
+    conn.send(("working", "adding", 0, n))
+    nodes |= _add_blocks(conn, vectors, trained, index, block)
+    return faiss.serialize_index(index), sorted(nodes)
+
+
+def _add_blocks(conn: Any, vectors: np.ndarray, trained: Any, index: faiss.Index, block: int) -> set[str]:
+    """Add `vectors` to `index` as one task per block of rows (the trained index in `trained`);
+    the ids of the nodes that did."""
+    import ray
+
+    n = len(vectors)
+    # One CPU a task, spread over the nodes; at most one block in flight per CPU of the cluster, so
+    # the object store holds no more blocks than that. Merged in row order, as build_ivfpq adds.
+    add: Any = ray.remote(_add).options(num_cpus=1, num_returns=2, scheduling_strategy="SPREAD")
+    in_flight = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    pending: deque[tuple[int, Any, Any]] = deque()
+    nodes: set[str] = set()
+
+    def merge_first() -> None:
+        # No heartbeat here: a block takes seconds, so the parent's stall timeout can catch one
+        # that never comes back (a task waiting for a CPU that no node has any more).
+        start, part, node = pending.popleft()
+        merge_ivfpq(index, faiss.deserialize_index(ray.get(part)), start)
+        nodes.add(ray.get(node))
+        conn.send(("working", "adding", min(n, start + block), n))
+
+    for start in range(0, n, block):
+        rows = ray.put(np.ascontiguousarray(vectors[start : start + block], dtype=np.float32))
+        pending.append((start, *add.remote(trained, rows)))
+        if len(pending) >= in_flight:
+            merge_first()
+    while pending:
+        merge_first()
+    return nodes
+
+
+def _wait(conn: Any, ref: Any, stage: tuple[str, int, int]) -> Any:
+    """ray.get(ref), telling the parent every RAY_HEARTBEAT_S that the job is still going: training
+    takes minutes at millions of vectors, longer than the parent waits for a silent driver."""
+    import ray
+
+    while not ray.wait([ref], timeout=RAY_HEARTBEAT_S)[0]:
+        conn.send(("working", *stage))
+    return ray.get(ref)
+
+
+def _train(sample: np.ndarray, n: int, threads: int) -> tuple[np.ndarray, str]:
+    """A Ray task: the empty index trained on `sample` (train_ivfpq), serialized; and its node's id."""
+    faiss.omp_set_num_threads(threads)
+    return faiss.serialize_index(train_ivfpq(sample, n)), _node_id()
+
+
+def _add(trained: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, str]:
+    """A Ray task: the trained index with `rows` added, serialized; and its node's id."""
+    # One thread, as one CPU was asked for: adding makes the same codes with any number of threads.
+    faiss.omp_set_num_threads(1)
+    index = faiss.deserialize_index(trained)
+    index.add(rows)
+    return faiss.serialize_index(index), _node_id()
+
+
+def _node_id() -> str:
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())

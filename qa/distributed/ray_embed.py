@@ -89,7 +89,9 @@ class RayEmbedder:
         # By length, as Embedder does: a block then holds texts of about one length (less padding).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         rows = batch_size * RAY_BLOCK_BATCHES
-        with DriverProcess(self) as driver:
+        with DriverProcess(
+            self.address, dict(self.options), self.connect_timeout_s, self.stall_timeout_s
+        ) as driver:
             for start in range(0, len(order), rows):
                 positions = order[start : start + rows]
                 driver.send_block(np.asarray(positions, dtype=np.int64), [texts[i] for i in positions])
@@ -108,12 +110,15 @@ class RayEmbedder:
 class DriverProcess:
     """The child process that drives one Ray job (driver.py's `drive`), and the pipe to it."""
 
-    def __init__(self, embedder: RayEmbedder) -> None:
-        """Start the child and wait until it is connected to the cluster (or has failed to)."""
+    def __init__(
+        self, address: str, options: dict[str, Any], connect_timeout_s: float, stall_timeout_s: float
+    ) -> None:
+        """Start the child and wait until it is connected to the cluster at `address` (or has failed
+        to); `options` are the model's, for an embedding job."""
         from qa.distributed.driver import drive
 
-        self.address = embedder.address
-        self._stall = embedder.stall_timeout_s
+        self.address = address
+        self._stall = stall_timeout_s
         fd, self.log = tempfile.mkstemp(prefix="qa-ray-", suffix=".log")
         os.close(fd)
         # spawn, not fork: a forked torch (OpenMP threads, locks) is not safe, nor is a forked Ray.
@@ -121,14 +126,14 @@ class DriverProcess:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(
             target=drive,
-            args=(child, embedder.address, dict(embedder.options), self.log),
+            args=(child, address, options, self.log),
             daemon=True,
             name="qa-ray-driver",
         )
         self._proc.start()
         child.close()
         try:
-            self._receive("ready", embedder.connect_timeout_s, "to connect")
+            self._receive(("ready",), connect_timeout_s, "to connect")
         except BaseException:
             self.stop(failed=True)  # a driver still trying to connect is not left behind
             raise
@@ -161,19 +166,30 @@ class DriverProcess:
         """Start the job; (positions, vectors, node ids) of each embedded block as it arrives."""
         self._send(("run", batch_size))
         while True:
-            message = self._receive("batch", self._stall, "for the next embedded batch")
+            message = self._receive(("batch",), self._stall, "for the next embedded batch")
             if message[0] == "done":
                 return
             yield message[1], message[2], set(message[3])
+
+    def build_ivfpq(self, vectors: Path, seed: int, block: int) -> tuple[np.ndarray, set[str]]:
+        """Train and add the IVF-PQ index of the .npy file `vectors` (on this machine) on the cluster,
+        as qa.index.write.build_ivfpq does here; the serialized index and the ids of the nodes used."""
+        self._send(("ivfpq", str(vectors), seed, block))
+        while True:
+            message = self._receive(("working", "index"), self._stall, "for the compressed index")
+            if message[0] == "index":
+                return message[1], set(message[2])
+            if message[0] == "done":
+                raise self._failed("the driver process ended its job without the index")
 
     def _send(self, message: tuple[Any, ...]) -> None:
         try:
             self._conn.send(message)
         except OSError:  # the driver process is gone: its last message (an error) or exit code says why
-            self._receive("", 1, "after it stopped taking input")
+            self._receive((), 1, "after it stopped taking input")
             raise self._failed("it stopped taking input") from None
 
-    def _receive(self, expected: str, timeout: float, waiting: str) -> tuple[Any, ...]:
+    def _receive(self, expected: tuple[str, ...], timeout: float, waiting: str) -> tuple[Any, ...]:
         """The child's next message; DistributedUnavailable when it fails, dies or says nothing."""
         try:
             ready = self._conn.poll(timeout)
@@ -188,8 +204,8 @@ class DriverProcess:
             raise self._failed(f"nothing was heard from it in {timeout:g} s {waiting}")
         if message[0] == "error":
             raise self._failed(message[1])
-        if message[0] not in (expected, "done"):
-            raise self._failed(f"the driver process said {message[0]!r}, not {expected!r}")
+        if message[0] not in (*expected, "done"):
+            raise self._failed(f"the driver process said {message[0]!r}, not one of {expected!r}")
         return tuple(message)
 
     def _failed(self, reason: str) -> DistributedUnavailable:

@@ -16,7 +16,15 @@ from qa.index.layout import CURRENT, LOCK, current_generation, writer_lock
 from qa.index.manifest import FORMAT_VERSION, Manifest, read_manifest
 from qa.index.read import Index
 from qa.index.rows import DocumentInfo
-from qa.index.write import HNSW_THRESHOLD, PQ_THRESHOLD, Prepared, build_faiss, write_generation
+from qa.index.write import (
+    HNSW_THRESHOLD,
+    PQ_THRESHOLD,
+    DenseBuilder,
+    Prepared,
+    build_faiss,
+    local_dense,
+    write_generation,
+)
 
 __all__ = [
     "CURRENT",
@@ -24,12 +32,14 @@ __all__ = [
     "HNSW_THRESHOLD",
     "LOCK",
     "PQ_THRESHOLD",
+    "DenseBuilder",
     "DocumentInfo",
     "Index",
     "Manifest",
     "Prepared",
     "build_faiss",
     "current_generation",
+    "local_dense",
     "read_manifest",
     "write_generation",
     "writer_lock",

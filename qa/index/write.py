@@ -6,7 +6,7 @@ import math
 import shutil
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,14 @@ RERANK_DEPTH = 200
 # the sample's size decides the training time (minutes at 2M chunks on 2 cores), not the corpus'.
 PQ_TRAIN_PER_LIST = 64
 PQ_TRAIN_MAX = 262_144
+PQ_SAMPLE_SEED = 0  # which rows train it: fixed, so every build of the same vectors makes one index
+# Vectors added at a time: add() makes a float32 copy of what it is given, and the Ray build adds
+# each block in a task of its own (qa/distributed).
+PQ_ADD_BLOCK = 262_144
+# How write_generation makes the dense index of a generation's chunk vectors, given them and the
+# .npy file they were just saved to: local_dense, or a builder that runs elsewhere and reads the
+# file (qa/distributed trains and adds the compressed tier on a Ray cluster).
+DenseBuilder = Callable[[np.ndarray, Path], faiss.Index]
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,11 @@ def build_faiss(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+def local_dense(vectors: np.ndarray, saved: Path) -> faiss.Index:
+    """build_faiss(vectors) in this process: the DenseBuilder of a local build."""
+    return build_faiss(vectors)
+
+
 def ivfpq_shape(n: int, dim: int) -> tuple[int, int, int]:
     """(lists, bytes per code, nprobe) of the IVF-PQ index of n vectors of `dim` dimensions."""
     # Lists: the power of two nearest 4·√n (4,096 at 1-2M, 16,384 at 10M), so a list holds ~√n/4
@@ -88,31 +101,59 @@ def ivfpq_shape(n: int, dim: int) -> tuple[int, int, int]:
     return lists, code, max(1, lists // 8)
 
 
-def build_ivfpq(vectors: np.ndarray, seed: int = 0) -> faiss.Index:
+def build_ivfpq(vectors: np.ndarray, seed: int = PQ_SAMPLE_SEED) -> faiss.Index:
     """OPQ + IVF-PQ over inner product, trained on a sample of the vectors; nprobe stored in the
     index. The OPQ rotation spreads the variance evenly over the code's parts: at 300,000 chunks
     it raised recall@10 from 0.93 to 0.97 at the same nprobe and re-rank depth, for about 80 s more
     training."""
     n, dim = vectors.shape
+    index = train_ivfpq(np.ascontiguousarray(vectors[ivfpq_sample(n, dim, seed)], dtype=np.float32), n)
+    for start in range(0, n, PQ_ADD_BLOCK):  # in blocks: add() converts what it is given at once
+        index.add(np.ascontiguousarray(vectors[start : start + PQ_ADD_BLOCK], dtype=np.float32))
+    return index
+
+
+def ivfpq_sample(n: int, dim: int, seed: int = PQ_SAMPLE_SEED) -> np.ndarray:
+    """The sorted row numbers of the vectors that train the IVF-PQ index of n vectors."""
+    # Shared by the local build and the Ray one (qa/distributed), so both train on the same rows.
+    lists = ivfpq_shape(n, dim)[0]
+    size = min(n, max(PQ_TRAIN_PER_LIST * lists, 256 * 39), PQ_TRAIN_MAX)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def train_ivfpq(sample: np.ndarray, n: int) -> faiss.Index:
+    """The empty OPQ + IVF-PQ index for n vectors, trained on `sample` (float32 rows), nprobe set."""
+    dim = sample.shape[1]
     lists, code, nprobe = ivfpq_shape(n, dim)
     index = faiss.index_factory(dim, f"OPQ{code},IVF{lists},PQ{code}", faiss.METRIC_INNER_PRODUCT)
     ivf: Any = faiss.downcast_index(faiss.extract_index_ivf(index))
     # Polysemous codes serve Hamming-distance filtering, which search never uses; their training
     # (simulated annealing, seconds for each byte of the code) would be most of the build.
     ivf.do_polysemous_training = False
-    size = min(n, max(PQ_TRAIN_PER_LIST * lists, 256 * 39), PQ_TRAIN_MAX)
-    sample = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    index.train(sample)
     ivf.nprobe = nprobe
-    for start in range(0, n, 262_144):  # in blocks: add() converts what it is given at once
-        index.add(np.ascontiguousarray(vectors[start : start + 262_144], dtype=np.float32))
     return index
 
 
+def merge_ivfpq(index: faiss.Index, part: faiss.Index, offset: int) -> None:
+    """Move the vectors of `part` (a copy of the trained `index` that added rows offset, offset+1,
+    ...) into `index`, under their row numbers; `part` is left empty."""
+    # Each inverted list gets part's entries after its own, in the order part added them: merging
+    # the blocks in row order makes the lists, and so the file, those of one index that added all.
+    index.merge_from(part, offset)
+
+
 def write_generation(
-    index_dir: Path, prepared: Sequence[Prepared], model: str, chunker: dict[str, int], dimension: int
+    index_dir: Path,
+    prepared: Sequence[Prepared],
+    model: str,
+    chunker: dict[str, int],
+    dimension: int,
+    dense: DenseBuilder = local_dense,
 ) -> Path:
-    """Write a complete generation from `prepared` and make it live atomically; returns its folder."""
+    """Write a complete generation from `prepared` and make it live atomically; returns its folder.
+
+    `dense` makes the dense index from the chunk vectors once they are saved (default: here)."""
     with writer_lock(index_dir):
         folder = new_folder(index_dir)
         try:
@@ -121,7 +162,8 @@ def write_generation(
             _write_sqlite(folder / "store.sqlite", prepared)
             np.save(folder / "chunk_vectors.npy", chunk_vecs)
             np.save(folder / "sentence_vectors.npy", sent_vecs)
-            faiss.write_index(build_faiss(chunk_vecs), str(folder / "chunks.faiss"))
+            dense_index = dense(chunk_vecs, (folder / "chunk_vectors.npy").resolve())
+            faiss.write_index(dense_index, str(folder / "chunks.faiss"))
             manifest = Manifest(
                 model=model,
                 dimension=dimension,
