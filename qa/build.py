@@ -130,7 +130,7 @@ def _unchanged(
     """
     t0 = time.perf_counter()
     try:
-        _, manifest = read_manifest(index_dir)
+        folder, manifest = read_manifest(index_dir)
     except QAError:
         return None
     # A chunker budget over the model's maximum is stored capped; then this says "changed" and
@@ -144,7 +144,7 @@ def _unchanged(
     except QAError:
         return None
     index.close()
-    if index.manifest != manifest:
+    if index.path != folder:
         return None  # rebuilt meanwhile: let a real build compare
     return BuildReport(
         len(index.documents), index.n_chunks, index.n_sentences, round(time.perf_counter() - t0, 2),
@@ -221,7 +221,7 @@ def _build_locked(
 ) -> BuildReport:
     chunker = chunker_settings(embedder, options.chunk_tokens)
     old = _previous(index_dir, embedder.name, chunker) if options.incremental else None
-    old_hashes = old.manifest.documents if old else {}
+    old_hashes = {doc_id: info.content_hash for doc_id, info in old.documents.items()} if old else {}
     # A reused document keeps its stored sentences and vectors but takes the new record: equal
     # content hashes mean equal text, and the record may list new urls of syndicated copies.
     reused = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from conftest import FAKE_DIM, FAKE_MODEL, FakeEncoder, build_sample
 from qa.build import BuildOptions, build_index, chunker_settings, split_document, update_index
 from qa.embed import Embedder
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing, NothingIndexed, QAError
-from qa.index import CURRENT, FORMAT_VERSION, Index, Manifest, current_generation
+from qa.index import CURRENT, FORMAT_VERSION, Index, Manifest, current_generation, read_manifest
 from qa.ingest import bundled_corpus, load_documents
 
 
@@ -42,8 +43,11 @@ def write_article(folder: Path, name: str, title: str, body: str) -> Path:
 
 def test_index_round_trip_manifest(sample_index: Path) -> None:
     index = Index(sample_index)
-    m = index.manifest
+    _, m = read_manifest(sample_index)
     (doc,) = load_documents([bundled_corpus()]).documents
+    # A reader holds the documents' hashes once, in its document records, not in its manifest.
+    assert index.manifest == replace(m, documents={})
+    assert index.documents[doc.doc_id].content_hash == doc.content_hash
     assert m.format_version == FORMAT_VERSION
     assert m.model == FAKE_MODEL
     assert m.dimension == FAKE_DIM
@@ -321,3 +325,27 @@ def test_update_index_adds_and_removes(tmp_path: Path, fake_embedder: Embedder) 
     assert sorted(d.title for d in Index(index_dir).documents.values()) == ["Alpha Story", "Beta Story"]
     update_index(fake_embedder, index_dir, remove=[str(tmp_path / "corpus")])
     assert [d.title for d in Index(index_dir).documents.values()] == ["Beta Story"]
+
+
+def test_document_records_share_what_repeats_across_documents() -> None:
+    from qa.index.rows import document_info_from_row
+
+    def row(n: int) -> tuple[str, ...]:
+        url = "".join(["https://daily.example/", str(n)])  # a new string object each time, as SQLite's
+        site, day, author = ("".join([s, ""]) for s in ("The Daily", "2024-05-01", "A. Writer"))
+        return (
+            f"id{n}",
+            "T",
+            "".join([url, ""]),
+            day,
+            "h",
+            url,
+            site,
+            author,
+            json.dumps([url, "https://x.example/"]),
+        )
+
+    a, b = document_info_from_row(row(1)), document_info_from_row(row(2))
+    assert a.site is b.site and a.published is b.published and a.author is b.author
+    assert a.source is a.url and a.urls[0] is a.url and a.urls[1] == "https://x.example/"
+    assert not hasattr(a, "__dict__")  # slots: a reader holds one record per document

@@ -189,8 +189,10 @@ def texts_of_new_documents(index_dir: Path, previous: Path) -> int:
     """Chunks and sentences of the documents of `index_dir` that `previous` doesn't hold as they are."""
     old, new = Index.open(previous), Index.open(index_dir)
     try:
-        known = set(old.manifest.documents.items())
-        fresh = [new.load_prepared(d) for d, h in new.manifest.documents.items() if (d, h) not in known]
+        known = {(d, info.content_hash) for d, info in old.documents.items()}
+        fresh = [
+            new.load_prepared(d) for d, info in new.documents.items() if (d, info.content_hash) not in known
+        ]
     finally:
         old.close()
         new.close()

@@ -11,6 +11,7 @@ import mmap
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -93,8 +94,11 @@ class Index:
         return cls(index_dir, model, dimension)
 
     def _load(self, expect_model: str | None, expect_dim: int | None) -> None:
-        self.path, self.manifest = read_manifest(self.index_dir)
-        check_manifest(self.index_dir, self.manifest, expect_model, expect_dim)
+        self.path, manifest = read_manifest(self.index_dir)
+        check_manifest(self.index_dir, manifest, expect_model, expect_dim)
+        # The documents' content hashes are in self.documents too: a reader of millions of
+        # articles holds them once (an incremental build reads them from there).
+        self.manifest = replace(manifest, documents={})
         try:
             self._open_files()
         except (RuntimeError, OSError, ValueError, sqlite3.Error) as exc:

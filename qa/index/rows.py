@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +38,9 @@ CHUNK_COLUMNS = 'id, doc_id, idx, start, "end", first, last, section, text'
 SENTENCE_COLUMNS = 'id, doc_id, idx, start, "end", section, paragraph, text'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocumentInfo:
-    """A document's metadata as stored in the index."""
+    """A document's metadata as stored in the index (a reader holds one per document: slots)."""
 
     doc_id: str
     title: str
@@ -55,9 +56,25 @@ class DocumentInfo:
 def document_info_from_row(row: tuple[Any, ...]) -> DocumentInfo:
     """A DocumentInfo from a documents row (DOCUMENT_INFO_COLUMNS)."""
     doc_id, title, source, published, content_hash, url, site, author, urls = row
+    # A reader keeps every document's record in memory (millions of them in a big archive), so
+    # values that repeat across documents (sites, authors, days) are kept once, and a web
+    # article's source and urls hold its url rather than copies of it.
     return DocumentInfo(
-        doc_id, title, source, published, content_hash, url, site, author, tuple(json.loads(urls))
+        doc_id,
+        title,
+        url if source == url else source,
+        _shared(published),
+        content_hash,
+        url,
+        _shared(site),
+        _shared(author),
+        tuple(url if u == url else u for u in json.loads(urls)),
     )
+
+
+def _shared(value: str | None) -> str | None:
+    """One string object for all documents with this value (interned)."""
+    return sys.intern(value) if value else value
 
 
 def document_row(doc: Document, position: int) -> tuple[Any, ...]:
