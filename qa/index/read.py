@@ -99,6 +99,7 @@ class Index:
         # The documents' content hashes are in self.documents too: a reader of millions of
         # articles holds them once (an incremental build reads them from there).
         self.manifest = replace(manifest, documents={})
+        del manifest  # freed before the records are read, which then reuse its memory
         try:
             self._open_files()
         except (RuntimeError, OSError, ValueError, sqlite3.Error) as exc:
