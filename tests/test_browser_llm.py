@@ -53,6 +53,7 @@ def test_the_answer_streams_then_is_verified(
         open_page(browser) as page,
     ):
         page.goto(url)
+        expect(page.locator(".empty-lead")).to_contain_text("checked against the source it cites")
         ask(page, REVENUE)
         writing = page.locator(".msg-writing")
         expect(writing).to_be_visible()

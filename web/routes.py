@@ -147,5 +147,6 @@ def chat_page(
         "examples": example_questions(titles),
         "max_question_chars": settings.max_question_chars,
         "max_history_turns": settings.max_history_turns,
+        "writes": bool(settings.llm_url),  # an LLM writes the answers (and verification checks them)
     }
     return templates.TemplateResponse(request, "chat.html", context)
