@@ -42,13 +42,13 @@ _KIND_CUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(_WHO, re.I), "name"),
     (re.compile(_WHERE, re.I), "place"),
 ]
-# "What did X say…", "How did X react…": the answer is someone's words.
 # Time cues of a question about what is happening now, rather than at some time in the past.
 _RECENT = re.compile(
     r"\b(latest|newest|most recent(ly)?|recent(ly)?|this (week|month|year|morning|evening)|today|"
     r"tonight|yesterday|now|right now|currently|at the moment|so far|lately|up to date)\b",
     re.IGNORECASE,
 )
+# "What did X say…", "How did X react…": the answer is someone's words.
 _ASKS_FOR_WORDS = re.compile(
     r"\b(say|said|says|saying|tell|told|state|stated|comment|commented|respond|responded|react|reacted|"
     r"describe|described|think|thinks|thought|believe|believes|claim|claimed|warn|warned|quote|"
