@@ -221,7 +221,7 @@ class Index:
         if among is not None:
             # One JSON parameter rather than one per document: no limit on how many there are.
             where += " AND rowid IN (SELECT id FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)))"
-            params.append(json.dumps(sorted(among)))
+            params.append(self._json_ids(among))
         rows = self.db.execute(
             f"SELECT rowid, bm25(chunks_fts, 1.0, 0.5, 0.5) AS s FROM chunks_fts WHERE {where} "
             "ORDER BY s LIMIT ?",
@@ -235,11 +235,17 @@ class Index:
         def read() -> np.ndarray:
             rows = self.db.execute(
                 "SELECT id FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-                (json.dumps(sorted(doc_ids)),),
+                (self._json_ids(doc_ids),),
             )
             return np.array([r[0] for r in rows], dtype=np.int64)
 
         return self.derived(("chunk_ids", doc_ids), read)
+
+    def _json_ids(self, doc_ids: frozenset[str]) -> str:
+        """The documents as one JSON parameter for json_each, made once per set: a filter's set
+        comes back request after request, and sorting and encoding a large one takes a while
+        (0.2 s at 200,000 documents)."""
+        return self.derived(("json_ids", doc_ids), lambda: json.dumps(sorted(doc_ids)))
 
     def chunks(self, ids: Iterable[int]) -> dict[int, Chunk]:
         """Chunks by id."""
