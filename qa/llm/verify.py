@@ -24,9 +24,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from qa.answer.candidates import facts as sentence_facts
 from qa.chunk import split_sentences
 from qa.records import Document, Sentence
-from qa.text import STOPWORDS, fold, root, stem, terms
+from qa.text import STOPWORDS, fold, stem
 
 # A source sentence may support a claim when cosine + WORDS_WEIGHT * word share reaches this
 # (calibrated by bench/verification.py on SQuAD training articles; README "Using an LLM").
@@ -221,14 +222,10 @@ def check(
 
 def word_share(claim: str, sentence: str) -> float:
     """The share of the claim's content words (by their first five letters) that the sentence has."""
-    wanted = _roots(claim)
-    return len(wanted & _roots(sentence)) / len(wanted) if wanted else 0.0
-
-
-@lru_cache(maxsize=20_000)
-def _roots(text: str) -> frozenset[str]:
-    # Cached: the same passages' sentences come back claim after claim, question after question.
-    return frozenset(root(t) for t in terms(text))
+    # The answer stage's cached roots: the passages' sentences are already there from /ask's
+    # extractive answer, and come back claim after claim.
+    wanted = sentence_facts(claim).bag
+    return len(wanted & sentence_facts(sentence).bag) / len(wanted) if wanted else 0.0
 
 
 def spans_around(sources: Sequence[Source], i: int) -> list[tuple[Source, ...]]:
