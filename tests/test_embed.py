@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,21 @@ TEXTS = [
     "   leading and trailing spaces   ",
     "The streaming service said in 2024 that 12.5% of its $33 billion budget would go to AI tools. " * 12,
 ]
+
+
+def asked_together(ask: Callable[[str], np.ndarray], questions: list[str]) -> list[np.ndarray]:
+    """What `ask` returned for each question, every question asked from a thread of its own at once."""
+    got: dict[int, np.ndarray] = {}
+
+    def one(i: int) -> None:
+        got[i] = ask(questions[i])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [got[i] for i in range(len(questions))]
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +126,7 @@ def test_direct_path_counts_tokens_like_the_model_tokenizer(
 def test_concurrent_questions_get_their_own_vectors(real_embedder: Embedder) -> None:
     questions = [f"What happened in {year}?" for year in range(1990, 2014)]
     want = real_embedder.embed_queries(questions)
-    got: dict[int, np.ndarray] = {}
-
-    def ask(i: int) -> None:
-        got[i] = real_embedder.embed_query(questions[i])
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = asked_together(real_embedder.embed_query, questions)
     for i, row in enumerate(want):
         np.testing.assert_allclose(got[i], row, atol=1e-5, rtol=0)
 
@@ -206,16 +213,7 @@ def test_batcher_shares_model_calls_between_threads() -> None:
     calls: list[list[str]] = []
     batcher = QueryBatcher(_slow_encoder(calls), max_batch=8)
     questions = [f"question {i}" + "?" * i for i in range(40)]
-    got: dict[int, np.ndarray] = {}
-
-    def ask(i: int) -> None:
-        got[i] = batcher(questions[i])
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = asked_together(batcher, questions)
     for i, q in enumerate(questions):
         assert got[i][0] == len(q) and got[i][1] == sum(map(ord, q))
     assert sorted(q for call in calls for q in call) == sorted(questions)
@@ -333,16 +331,7 @@ def test_questions_asked_together_share_a_call_of_any_encoder() -> None:
     encoder = SlowEncoder()
     embedder = Embedder(encoder, max_query_batch=4)
     questions = [f"question number {i}" for i in range(12)]
-    got: dict[int, np.ndarray] = {}
-
-    def ask(i: int) -> None:
-        got[i] = embedder.embed_query(questions[i])
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = asked_together(embedder.embed_query, questions)
     for i, q in enumerate(questions):
         np.testing.assert_array_equal(got[i], encoder._vector(q))
     assert sum(encoder.calls) == 12 and max(encoder.calls) <= 4 and len(encoder.calls) < 12
