@@ -29,3 +29,8 @@ def parse(lines: Iterable[str]) -> list[tuple[str, Any]]:
 def events(text: str) -> list[tuple[str, Any]]:
     """The events of a whole response body."""
     return parse(text.split("\n"))
+
+
+def without_timings(data: dict[str, Any]) -> dict[str, Any]:
+    """An answer object less its timings: what a stream's final event and the plain call share."""
+    return {k: v for k, v in data.items() if k != "timings_ms"}

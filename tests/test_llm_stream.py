@@ -16,7 +16,7 @@ import openai
 import pytest
 from llm_server import LLMServer, Reply, Script, llm_server, passage_with, passages
 from serving import serve
-from sse_events import events, parse
+from sse_events import events, parse, without_timings
 from test_api import assert_answer_contract
 from test_llm_answers import REVENUE, index_dir  # noqa: F401 (index_dir: the module's index fixture)
 
@@ -65,10 +65,6 @@ def stream(base: str, **body: Any) -> list[tuple[str, Any]]:
     )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     return events(r.text)
-
-
-def without_timings(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != "timings_ms"}
 
 
 def test_tokens_stream_then_the_verified_answer(server: Any, index_dir: Path) -> None:  # noqa: F811

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sse_events import events
+from sse_events import events, without_timings
 from test_api import assert_answer_contract, assert_error, client_for
 
 from qa import Settings
@@ -23,10 +23,6 @@ QUESTION = "What did Sarandos say about Sora?"
 def client(sample_settings: Settings, fake_embedder: Embedder) -> Iterator[TestClient]:
     with client_for(sample_settings, fake_embedder) as c:
         yield c
-
-
-def without_timings(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != "timings_ms"}
 
 
 @pytest.mark.parametrize(
