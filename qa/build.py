@@ -309,7 +309,7 @@ def update_documents(
     with writer_lock(index_dir):
         old = Index.open(index_dir)
         try:
-            existing = [old.load_prepared(doc_id).document for doc_id in old.documents]
+            existing = [old.document(doc_id) for doc_id in old.documents]
         finally:
             old.close()
         keep = _without(existing, remove)

@@ -35,7 +35,7 @@ from qa.index.rows import (
 )
 from qa.index.write import RERANK_DEPTH, Prepared
 from qa.lexicon import Lexicon
-from qa.records import Chunk, Sentence
+from qa.records import Chunk, Document, Sentence
 
 T = TypeVar("T")
 
@@ -279,12 +279,15 @@ class Index:
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return str(row[0]) if row else ""
 
+    def document(self, doc_id: str) -> Document:
+        """The stored record of one document, text included."""
+        row = self.db.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
+        return document_from_row(row.fetchone())
+
     def load_prepared(self, doc_id: str) -> Prepared:
         """Everything stored for one document, vectors included, for incremental rebuilds."""
         db = self.db
-        doc = document_from_row(
-            db.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        )
+        doc = self.document(doc_id)
         sent_rows = self.sentences(doc_id, 0, 1 << 30)
         chunk_rows = db.execute(
             f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE doc_id = ? ORDER BY idx", (doc_id,)
