@@ -45,7 +45,8 @@ def load_web(urls: Sequence[str], feeds: Sequence[str], fetcher: Fetcher) -> Ing
     targets: list[tuple[str, str | None]] = [(u, None) for u in urls]
     targets += [(item.url, item.published) for item in read_feeds(feeds, fetcher, skipped)]
     seen: set[str] = set()
-    for url, published in dict.fromkeys(targets):
+    ids: set[str] = set()
+    for url, published in targets:
         if url in seen:
             continue
         seen.add(url)
@@ -54,8 +55,9 @@ def load_web(urls: Sequence[str], feeds: Sequence[str], fetcher: Fetcher) -> Ing
         except QAError as exc:
             skipped.append(Skipped(url, exc.message))
             continue
-        if doc.doc_id in {d.doc_id for d in documents}:
+        if doc.doc_id in ids:
             continue  # another address of a page already read (its canonical one)
+        ids.add(doc.doc_id)
         documents.append(doc)
     return IngestResult(documents, skipped)
 
