@@ -4,7 +4,7 @@ Each reader returns plain text whose offsets are the offsets citations point at,
 of section headings inside it. Trailing link lists ("Related Posts") are cut here, once, so no
 later stage can ever serve them as an answer.
 
-`formats` reads plain text, Markdown and JSON lines; `html` reads web pages.
+`formats` reads plain text, Markdown and JSON lines; `article` reads web pages (trafilatura).
 """
 
 from __future__ import annotations
