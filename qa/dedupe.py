@@ -29,17 +29,16 @@ COPY_THRESHOLD = 0.3
 NUMBERS_THRESHOLD = 0.7
 
 
-def shingles(text: str) -> set[bytes]:
-    """The text's word 5-grams (folded words), as bytes for hashing."""
-    w = words(text)
+def shingles(w: list[str]) -> set[bytes]:
+    """The 5-grams of a text's words (qa.text.words), as bytes for hashing."""
     if len(w) < SHINGLE_WORDS:
         return {" ".join(w).encode()} if w else set()
     return {" ".join(w[i : i + SHINGLE_WORDS]).encode() for i in range(len(w) - SHINGLE_WORDS + 1)}
 
 
-def numbers(text: str) -> frozenset[str]:
-    """The words of a text that hold a digit."""
-    return frozenset(w for w in words(text) if any(c.isdigit() for c in w))
+def numbers(w: list[str]) -> frozenset[str]:
+    """The words of a text (qa.text.words) that hold a digit."""
+    return frozenset(x for x in w if any(c.isdigit() for c in x))
 
 
 def shared_numbers(a: frozenset[str], b: frozenset[str]) -> float:
@@ -50,13 +49,15 @@ def shared_numbers(a: frozenset[str], b: frozenset[str]) -> float:
 
 def jaccard(a: str, b: str) -> float:
     """Exact Jaccard similarity of two texts' shingle sets (for measuring the threshold)."""
-    sa, sb = shingles(a), shingles(b)
+    sa, sb = shingles(words(a)), shingles(words(b))
     return len(sa & sb) / len(sa | sb) if sa or sb else 1.0
 
 
 def same_story(a: str, b: str) -> bool:
     """The rule fold_copies applies, computed exactly: shared wording and the same numbers."""
-    return jaccard(a, b) >= COPY_THRESHOLD and shared_numbers(numbers(a), numbers(b)) >= NUMBERS_THRESHOLD
+    if jaccard(a, b) < COPY_THRESHOLD:
+        return False
+    return shared_numbers(numbers(words(a)), numbers(words(b))) >= NUMBERS_THRESHOLD
 
 
 def fold_copies(documents: Sequence[Document]) -> tuple[list[Document], int]:
@@ -67,10 +68,12 @@ def fold_copies(documents: Sequence[Document]) -> tuple[list[Document], int]:
     lsh = MinHashLSH(threshold=COPY_THRESHOLD, num_perm=PERMUTATIONS)
     keeper: dict[int, int] = {}  # document position -> position of the copy it folds into
     sketches: list[MinHash] = []
-    facts = [numbers(d.text) for d in documents]
+    facts: list[frozenset[str]] = []  # each document's numbers
     for i, doc in enumerate(documents):
+        w = words(doc.text)  # once: folding and tokenising is most of the cost
+        facts.append(numbers(w))
         sketch = MinHash(num_perm=PERMUTATIONS, seed=1)
-        sketch.update_batch(list(shingles(doc.text)) or [b""])
+        sketch.update_batch(list(shingles(w)) or [b""])
         # LSH finds candidates, some below the threshold: their estimated similarity decides.
         near = [
             j

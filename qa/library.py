@@ -14,7 +14,7 @@ from qa.build import BuildOptions, BuildReport, update_documents
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import BadInput, NotFound
-from qa.index import DocumentInfo, Index
+from qa.index import DocumentInfo, Index, read_manifest
 from qa.text import fold
 
 MAX_PAGE = 100
@@ -83,7 +83,7 @@ def add_url(url: str, embedder: Embedder, settings: Settings) -> Change:
 
     if not isinstance(url, str) or not is_url(url.strip()):
         raise BadInput("url must be an http or https address")
-    Index.open(settings.index_dir).close()  # no index to add to: say so before fetching
+    read_manifest(settings.index_dir)  # no index to add to: say so before fetching
     with Fetcher(settings) as fetcher:
         document = read_page(url.strip(), fetcher)
     options = BuildOptions.from_settings(settings)

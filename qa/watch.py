@@ -20,7 +20,7 @@ from qa.fetch import Fetcher
 from qa.index import Index, current_generation
 from qa.ingest import Skipped
 from qa.ingest.feeds import FeedItem
-from qa.ingest.web import read_feed, read_page
+from qa.ingest.web import read_feeds, read_page
 from qa.records import Document
 
 log = logging.getLogger(__name__)
@@ -75,12 +75,8 @@ def poll(feeds: Sequence[str], embedder: Embedder, settings: Settings) -> Round:
     indexed = _indexed(settings)
     skipped: list[Skipped] = []
     documents: list[Document] = []
-    items: list[FeedItem] = []
     with Fetcher(settings) as fetcher:
-        for feed in feeds:
-            read = read_feed(feed, fetcher)
-            skipped += [read.problem] if read.problem else []
-            items += read.items
+        items = read_feeds(feeds, fetcher, skipped)
         for item in [i for i in dict.fromkeys(items) if _wanted(i, indexed)]:
             try:
                 documents.append(read_page(item.url, fetcher, item.published))

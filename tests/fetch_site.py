@@ -7,13 +7,14 @@ import gzip
 import http.server
 import ipaddress
 import socket
+import socketserver
 import ssl
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -36,6 +37,7 @@ SETTINGS = Settings(allow_private_urls=True, max_file_bytes=CAP, fetch_timeout_s
 # authorityKeyIdentifier=keyid, one a line.
 TLS_DIR = Path(__file__).parent / "data" / "fetch"
 NAME = "news.example.com"
+ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
 
 ARTICLE = b"<!DOCTYPE html><html><head><title>Story</title></head><body><p>News.</p></body></html>"
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title></channel></rss>'
@@ -194,20 +196,27 @@ def resolve(monkeypatch: pytest.MonkeyPatch, **names: list[str]) -> FakeResolver
     return fake
 
 
-@contextmanager
-def serving(tls: bool = False) -> Iterator[Site]:
+def serving(tls: bool = False) -> AbstractContextManager[Site]:
     """A Site serving from a thread (over TLS, as news.example.com, if `tls`), stopped at the end."""
     server = Site()
     if tls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(TLS_DIR / "news.example.com.pem")
         server.socket = context.wrap_socket(server.socket, server_side=True)
+    return in_thread(server, server.release)
+
+
+@contextmanager
+def in_thread(server: ServerT, release: threading.Event | None = None) -> Iterator[ServerT]:
+    """Serve from a daemon thread until the block ends; then set `release` (which ends the handlers
+    waiting on it), stop the server and close its socket."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield server
     finally:
-        server.release.set()
+        if release is not None:
+            release.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

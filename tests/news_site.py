@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+from fetch_site import in_thread
 
 PAGES = Path(__file__).parent / "data" / "news"
 HUGE = 30_000_000
@@ -120,15 +121,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass  # the client stopped reading at its size cap
 
 
-@contextmanager
-def news_site() -> Iterator[NewsSite]:
+def news_site() -> AbstractContextManager[NewsSite]:
     """The site, serving until the block ends."""
     site = NewsSite()
-    thread = threading.Thread(target=site.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield site
-    finally:
-        site.release.set()
-        site.shutdown()
-        site.server_close()
+    return in_thread(site, site.release)

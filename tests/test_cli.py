@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import FakeEncoder, build_sample
 from llm_server import Reply, llm_server
+from test_api import assert_answer_contract
 
 import qa.embed
 import qa.pipeline
@@ -195,20 +196,13 @@ def test_cli_ask_json(sample_index: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {
-        "answer",
-        "abstained",
-        "mode",
-        "support",
-        "citations",
-        "claims",
-        "note",
-        "timings_ms",
-    }
+    index = Index.open(sample_index)
+    try:
+        assert_answer_contract(data, index)  # the same object as POST /ask
+    finally:
+        index.close()
     assert (data["mode"], data["claims"], data["note"]) == ("extractive", [], None)
-    assert data["abstained"] is False
-    assert data["citations"] and data["citations"][0]["id"] == 1
-    assert {"embed", "retrieve", "answer", "total"} <= set(data["timings_ms"])
+    assert data["abstained"] is False  # so the contract has checked its citations [1]..[n]
 
 
 def test_cli_ask_mode_generate_needs_an_llm(sample_index: Path, capsys: pytest.CaptureFixture[str]) -> None:

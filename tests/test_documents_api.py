@@ -1,11 +1,9 @@
 """The library API: GET /documents (paged, searched by title), POST /documents (add by URL, fetched
-from a news site this test serves on 127.0.0.1) and DELETE /documents/{id}, with their keys."""
+from the news site of tests/news_site.py on 127.0.0.1) and DELETE /documents/{id}, with their keys."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from news_site import news_site
 from test_api import assert_error, client_for
 
 from qa import Settings
@@ -38,36 +37,12 @@ back the fish the otters feed on.</p>
 </article><footer>Copyright Riverside Gazette</footer></body></html>""".encode()
 
 
-class NewsSite(http.server.BaseHTTPRequestHandler):
-    """/otters: a news page with a JSON-LD date and og:site_name; /image: not a page; else 404."""
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-    def do_GET(self) -> None:
-        if self.path == "/otters":
-            self._send(200, "text/html; charset=utf-8", OTTERS_PAGE)
-        elif self.path == "/image":
-            self._send(200, "image/png", b"\x89PNG\r\n\x1a\n" + bytes(64))
-        else:
-            self._send(404, "text/html", b"<html><body><p>Not found</p></body></html>")
-
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NewsSite)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    """The news site of tests/news_site.py with /otters added: its base URL."""
+    with news_site() as server:
+        server.extra["/otters"] = OTTERS_PAGE
+        yield server.base
 
 
 @pytest.fixture
@@ -231,7 +206,7 @@ def test_private_address_is_refused_by_default(
     ("url", "code", "phrase"),
     [
         ("/missing", "fetch_failed", "404"),
-        ("/image", "fetch_failed", "image/png"),
+        ("/images/photo.png", "fetch_failed", "image/png"),
         ("ftp://example.com/story", "bad_input", "url must be an http or https address"),
         ("not a url", "bad_input", "url must be an http or https address"),
     ],

@@ -4,7 +4,7 @@ Each reader returns plain text whose offsets are the offsets citations point at,
 of section headings inside it. Trailing link lists ("Related Posts") are cut here, once, so no
 later stage can ever serve them as an answer.
 
-`formats` reads plain text, Markdown and JSON lines; `html` reads web pages.
+`formats` reads plain text, Markdown and JSON lines; `article` reads web pages (trafilatura).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from qa.ingest.formats import (
     parse_jsonl,
     parse_markdown,
     parse_text,
+    refuse_binary,
 )
 from qa.records import Document
 
@@ -118,8 +119,7 @@ def read_file(
     raw = _read_bounded(path, size, max_file_bytes)
     source = str(path)
     if suffix in (".html", ".htm"):
-        if b"\x00" in raw[:8192]:
-            raise UnreadableFile("binary file (contains NUL bytes), not text")
+        refuse_binary(raw)  # not decoded here: trafilatura reads the page's own encoding
         return [page_document(raw, source)]
     text = decode(raw)
     if suffix == ".jsonl":

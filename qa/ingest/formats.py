@@ -18,10 +18,15 @@ _LINK_BLOCK_HEADER = re.compile(
 )
 
 
-def decode(raw: bytes) -> str:
-    """Decode UTF-8 text, refusing binary data with a reason."""
+def refuse_binary(raw: bytes) -> None:
+    """UnreadableFile when the start of a file holds NUL bytes: binary data, not text."""
     if b"\x00" in raw[:8192]:
         raise UnreadableFile("binary file (contains NUL bytes), not text")
+
+
+def decode(raw: bytes) -> str:
+    """Decode UTF-8 text, refusing binary data with a reason."""
+    refuse_binary(raw)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

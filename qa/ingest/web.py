@@ -4,7 +4,6 @@ trafilatura; a link that fails is reported with its URL and reason, and the rest
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from qa.config import Settings
@@ -20,21 +19,16 @@ def is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
 
-@dataclass(frozen=True)
-class FeedRead:
-    """A feed's items, or why it could not be read."""
-
-    items: list[FeedItem]
-    problem: Skipped | None = None
-
-
-def read_feed(feed_url: str, fetcher: Fetcher) -> FeedRead:
-    """The items of one feed; a fetch or parse failure becomes the `problem`."""
-    try:
-        fetched = fetcher.fetch(feed_url, Accept.FEED)
-        return FeedRead(parse_feed(fetched.content, fetched.final_url))
-    except QAError as exc:
-        return FeedRead([], Skipped(feed_url, exc.message))
+def read_feeds(feeds: Sequence[str], fetcher: Fetcher, skipped: list[Skipped]) -> list[FeedItem]:
+    """The items of the feeds, in order; a feed that can't be fetched or parsed goes to `skipped`."""
+    items: list[FeedItem] = []
+    for feed_url in feeds:
+        try:
+            fetched = fetcher.fetch(feed_url, Accept.FEED)
+            items += parse_feed(fetched.content, fetched.final_url)
+        except QAError as exc:
+            skipped.append(Skipped(feed_url, exc.message))
+    return items
 
 
 def read_page(url: str, fetcher: Fetcher, published: str | None = None) -> Document:
@@ -49,12 +43,10 @@ def load_web(urls: Sequence[str], feeds: Sequence[str], fetcher: Fetcher) -> Ing
     documents: list[Document] = []
     skipped: list[Skipped] = []
     targets: list[tuple[str, str | None]] = [(u, None) for u in urls]
-    for feed in feeds:
-        read = read_feed(feed, fetcher)
-        skipped += [read.problem] if read.problem else []
-        targets += [(item.url, item.published) for item in read.items]
+    targets += [(item.url, item.published) for item in read_feeds(feeds, fetcher, skipped)]
     seen: set[str] = set()
-    for url, published in dict.fromkeys(targets):
+    ids: set[str] = set()
+    for url, published in targets:
         if url in seen:
             continue
         seen.add(url)
@@ -63,8 +55,9 @@ def load_web(urls: Sequence[str], feeds: Sequence[str], fetcher: Fetcher) -> Ing
         except QAError as exc:
             skipped.append(Skipped(url, exc.message))
             continue
-        if doc.doc_id in {d.doc_id for d in documents}:
+        if doc.doc_id in ids:
             continue  # another address of a page already read (its canonical one)
+        ids.add(doc.doc_id)
         documents.append(doc)
     return IngestResult(documents, skipped)
 
