@@ -76,7 +76,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 def child_cold(args: argparse.Namespace) -> dict[str, Any]:
     """In a fresh process, with the stored vectors dropped from the page cache first: the dense
     search as a machine whose RAM cannot hold them sees it (each re-rank reads from disk)."""
-    from bench.stats import summary_ms
+    from bench.stats import timed_calls
     from qa.index import Index, current_generation
 
     gen = current_generation(Path(args.index_dir))
@@ -88,12 +88,10 @@ def child_cold(args: argparse.Namespace) -> dict[str, Any]:
         os.close(fd)
     before = memory_status()
     index = Index(Path(args.index_dir))
-    times = []
-    for q in np.load(Path(args.work) / "queries.npy"):
-        t0 = time.perf_counter()
-        index.search_dense(q, 40)
-        times.append(time.perf_counter() - t0)
-    return {"dense_ms": summary_ms(times), "memory_before_mib": before, "memory_after_mib": memory_status()}
+    queries = np.load(Path(args.work) / "queries.npy")
+    # No warm-up: what is measured is searches whose vectors are not in the page cache.
+    dense_ms = timed_calls(lambda i: index.search_dense(queries[i], 40), len(queries), warmup=0)
+    return {"dense_ms": dense_ms, "memory_before_mib": before, "memory_after_mib": memory_status()}
 
 
 def measure(args: argparse.Namespace, n: int, work: Path, result: dict[str, Any]) -> None:
