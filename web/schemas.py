@@ -127,6 +127,15 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# The message of every unexpected error (a 500, or an `error` event once a stream has started).
+UNEXPECTED = "the server hit an unexpected error; it is logged"
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """An ErrorResponse as sent: {"error": {"code", "message"}}."""
+    return {"error": {"code": code, "message": message}}
+
+
 class Health(BaseModel):
     """Liveness and what is loaded."""
 
