@@ -53,6 +53,8 @@ _LEADS = frozenset((
 ))  # fmt: skip
 _AUXILIARIES = re.compile(r"\b(is|was|are|were|will|can|could|would|should|has|have|had|does|did)\b")
 _WORD = re.compile(r"[A-Za-z’'-]+")
+# A proper name: a capitalised word that doesn't open the sentence.
+_NAME = re.compile(r"(?<=\s)[A-Z][a-z]{2,}\b")
 SUPPORTED = ("paraphrase", "part")
 KINDS = ("number", "name", "negation", "wrong citation")
 
@@ -137,7 +139,7 @@ def change_number(text: str, passage: str) -> str | None:
 def change_name(text: str, others: Sequence[str], passage: str) -> str | None:
     """The text with one proper name (a capitalised word not opening it) swapped for another of
     the article's names that the passage doesn't mention."""
-    spots = [m for m in re.finditer(r"(?<=\s)[A-Z][a-z]{2,}\b", text)]
+    spots = list(_NAME.finditer(text))
     # Not another form of a word the passage has ("Armenians" where it says "Armenian").
     said = {stem(w) for w in words(passage)}
     fresh = [o for o in others if stem(fold(o)) not in said]
@@ -160,7 +162,7 @@ def names(sentences: Sequence[Sentence]) -> list[str]:
     """An article's proper names (capitalised words not opening a sentence), most frequent first."""
     counts: Counter[str] = Counter()
     for s in sentences:
-        counts.update(re.findall(r"(?<=\s)[A-Z][a-z]{2,}\b", s.text))
+        counts.update(_NAME.findall(s.text))
     return [n for n, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +27,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.child import child_env
-from bench.machine import machine
 from bench.paths import PY, ROOT, tmpdir
 from bench.results import finish, table
 
@@ -115,21 +114,21 @@ def main() -> None:
     p.add_argument("--code", type=Path, action="append", help="a checkout whose qa opens the index")
     args = p.parse_args()
     work = tmpdir("docmem")
-    t0 = time.perf_counter()
-    write_index(work / "index", args.documents)
-    written = round(time.perf_counter() - t0, 1)
-    runs = [measure(work / "index", code) for code in (args.code or [ROOT])]
-    # Part of VmRSS: the vector index (HNSW over 8 dimensions), read whole into memory.
-    faiss_bytes = next((work / "index").glob("gen-*/chunks.faiss")).stat().st_size
+    try:
+        t0 = time.perf_counter()
+        write_index(work / "index", args.documents)
+        written = round(time.perf_counter() - t0, 1)
+        runs = [measure(work / "index", code) for code in (args.code or [ROOT])]
+        # Part of VmRSS: the vector index (HNSW over 8 dimensions), read whole into memory.
+        faiss_bytes = next((work / "index").glob("gen-*/chunks.faiss")).stat().st_size
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     result = {
-        "benchmark": "document_memory",
-        "machine": machine(),
         "write_s": written,
         "faiss_bytes_per_document": round(faiss_bytes / args.documents),
         "runs": runs,
     }
-    finish("document_memory", result, report)
-    os.system(f"rm -rf {work}")
+    finish("document_memory", result, report)  # write_result adds the benchmark's name and the machine
 
 
 if __name__ == "__main__":

@@ -155,10 +155,12 @@ def write_product(index_dir: Path, prepared: list[Any], n: int) -> dict[str, Any
     }
 
 
-def query_product(work: Path, index_dir: Path, exact: np.ndarray) -> dict[str, Any]:
-    """child_query's figures, with recall@10 against exact search."""
+def query_product(
+    work: Path, index_dir: Path, exact: np.ndarray, script: str = __file__, timeout: float = 3600
+) -> dict[str, Any]:
+    """`script --child`'s figures (child_query's, or more), with recall@10 against exact search."""
     print("… querying the written index in a fresh process", flush=True)
-    q = run_child([PY, __file__, "--child", "--work", str(work), "--index-dir", str(index_dir)], 3600)
+    q = run_child([PY, script, "--child", "--work", str(work), "--index-dir", str(index_dir)], timeout)
     q["recall_at_10"] = recall_at(np.array(q.pop("found_top10")), exact)
     return q
 
@@ -191,19 +193,28 @@ def sweeps(
         result["ivf"] = ivf_sweep(vectors, queries, exact)
 
 
-def measure(args: argparse.Namespace, n: int, work: Path, result: dict[str, Any]) -> None:
-    """Generate the corpus and questions, write the index, query it in a child, run the sweeps."""
+def make_corpus(
+    n: int, n_queries: int, work: Path, result: dict[str, Any]
+) -> tuple[list[Any], np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """(prepared, vectors, queries, texts, exact top 10s) of the synthetic corpus; what the query
+    child reads is saved in `work`, the corpus's figures go in `result`."""
     gen = Generator(0)
     print(f"… generating {n:,} chunks", flush=True)
     t0 = time.perf_counter()
     prepared, vectors = make_prepared(gen, n)
     result["generate_s"] = round(time.perf_counter() - t0, 1)
-    queries, texts = make_queries(gen, prepared, vectors, args.queries)
+    queries, texts = make_queries(gen, prepared, vectors, n_queries)
     np.save(work / "queries.npy", queries)
     (work / "queries.json").write_text(json.dumps(texts))
     exact = exact_top(vectors, queries)
     np.save(work / "exact.npy", exact)
     result["data"] = data_stats(vectors, queries, exact, texts, prepared)
+    return prepared, vectors, queries, texts, exact
+
+
+def measure(args: argparse.Namespace, n: int, work: Path, result: dict[str, Any]) -> None:
+    """Generate the corpus and questions, write the index, query it in a child, run the sweeps."""
+    prepared, vectors, queries, _, exact = make_corpus(n, args.queries, work, result)
     index_dir = work / "index"
     result["build"] = write_product(index_dir, prepared, n)
     del prepared

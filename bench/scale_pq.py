@@ -29,14 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ann import exact_top, recall_at
 from bench.child import run_child
 from bench.machine import background_load
 from bench.paths import PY, tmpdir
 from bench.pq import lexical_growth, projection, rerank_sweep, variants
 from bench.results import finish, table
-from bench.scale import child_query, write_product
-from bench.synthetic import Generator, data_stats, make_prepared, make_queries
+from bench.scale import child_query, make_corpus, query_product, write_product
 
 # OPQ over 96 parts is left out: it trained for 392 s on 20,000 vectors for no gain over the rest.
 VARIANTS = "IVF{L},PQ48;OPQ48,IVF{L},PQ48;IVF{L},PQ96x4fs;HNSW16_PQ48"
@@ -78,7 +76,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 def child_cold(args: argparse.Namespace) -> dict[str, Any]:
     """In a fresh process, with the stored vectors dropped from the page cache first: the dense
     search as a machine whose RAM cannot hold them sees it (each re-rank reads from disk)."""
-    from bench.stats import summary_ms
+    from bench.stats import timed_calls
     from qa.index import Index, current_generation
 
     gen = current_generation(Path(args.index_dir))
@@ -90,42 +88,28 @@ def child_cold(args: argparse.Namespace) -> dict[str, Any]:
         os.close(fd)
     before = memory_status()
     index = Index(Path(args.index_dir))
-    times = []
-    for q in np.load(Path(args.work) / "queries.npy"):
-        t0 = time.perf_counter()
-        index.search_dense(q, 40)
-        times.append(time.perf_counter() - t0)
-    return {"dense_ms": summary_ms(times), "memory_before_mib": before, "memory_after_mib": memory_status()}
+    queries = np.load(Path(args.work) / "queries.npy")
+    # No warm-up: what is measured is searches whose vectors are not in the page cache.
+    dense_ms = timed_calls(lambda i: index.search_dense(queries[i], 40), len(queries), warmup=0)
+    return {"dense_ms": dense_ms, "memory_before_mib": before, "memory_after_mib": memory_status()}
 
 
 def measure(args: argparse.Namespace, n: int, work: Path, result: dict[str, Any]) -> None:
     """Corpus and questions; FTS5 alone by size; the product's index written and queried; variants."""
     import qa.index.write as store
 
-    gen = Generator(0)
-    print(f"… generating {n:,} chunks", flush=True)
-    t0 = time.perf_counter()
-    prepared, vectors = make_prepared(gen, n)
-    result["generate_s"] = round(time.perf_counter() - t0, 1)
-    queries, texts = make_queries(gen, prepared, vectors, args.queries)
-    np.save(work / "queries.npy", queries)
-    (work / "queries.json").write_text(json.dumps(texts))
-    exact = exact_top(vectors, queries)
-    np.save(work / "exact.npy", exact)
-    result["data"] = data_stats(vectors, queries, exact, texts, prepared)
+    prepared, vectors, queries, texts, exact = make_corpus(n, args.queries, work, result)
     sizes = [int(s) for s in args.lexical_sizes.split(",") if s and int(s) < n]
     result["lexical_growth"] = lexical_growth(work, prepared, sizes, texts, 40)
     result["product_tier_at_this_size"] = store.index_type(n)
     store.PQ_THRESHOLD = min(store.PQ_THRESHOLD, n)  # the compressed tier, whatever the size
-    result["build"] = write_product(work / "index", prepared, n)
+    index_dir = work / "index"
+    result["build"] = write_product(index_dir, prepared, n)
     del prepared
-    print("… querying the written index in a fresh process", flush=True)
-    argv = [PY, __file__, "--child", "--work", str(work), "--index-dir", str(work / "index")]
-    q = run_child(argv, 7200)
-    q["recall_at_10"] = recall_at(np.array(q.pop("found_top10")), exact)
-    result["product_index"] = q
+    result["product_index"] = q = query_product(work, index_dir, exact, __file__, 7200)
     print("… the dense search again, the stored vectors out of the page cache", flush=True)
-    result["cold"] = run_child([*argv[:2], "--child-cold", *argv[3:]], 3600)
+    argv = [PY, __file__, "--child-cold", "--work", str(work), "--index-dir", str(index_dir)]
+    result["cold"] = run_child(argv, 3600)
     result["projection"] = projection(n, q, result["build"]["disk_bytes_per_chunk"])
     if args.variants:
         m = min(args.variants, n)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from conftest import FakeEncoder, build_sample
@@ -15,11 +15,12 @@ from fastapi.testclient import TestClient
 
 from qa import QA, Settings
 from qa.build import index_paths
+from qa.config import ANSWER_MODES
 from qa.embed import Embedder
 from qa.index import Index
 from qa.ingest import bundled_corpus
 from web.app import create_app
-from web.schemas import AskResponse
+from web.schemas import AnswerMode, AskResponse
 
 CITATION_KEYS = {
     "id",
@@ -142,6 +143,10 @@ def test_ask_off_topic_abstains_with_related_passages(client: TestClient, sample
     assert data["answer"] == "The indexed articles don't cover this."
     assert data["citations"], "related passages are still offered"
     assert_answer_contract(data, Index(sample_index))
+
+
+def test_schema_offers_the_answer_modes_qa_takes() -> None:
+    assert get_args(AnswerMode) == ANSWER_MODES
 
 
 def test_ask_with_history_accepted(client: TestClient, sample_index: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FakeEncoder, build_sample
-from test_serve import free_port, wait_until_ready
+from test_serve import _children, free_port, wait_until_ready
 
 import web.__main__
 from qa.build import index_paths
@@ -69,12 +69,7 @@ def test_workers_build_their_app_from_the_environment(
 
 def _worker_pids(pid: int) -> set[int]:
     """uvicorn's spawned workers among the children of `pid`."""
-    kids = {
-        int(k)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for k in (task / "children").read_text().split()
-    }
-    return {k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()}
+    return {k for k in _children(pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()}
 
 
 def _reloaded(log: str, generation: str) -> set[int]:

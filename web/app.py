@@ -21,6 +21,7 @@ from qa import QA, QAError, Settings
 from qa.errors import Unauthorized
 from web import documents, openai_api
 from web.routes import router
+from web.schemas import UNEXPECTED, error_body
 
 log = logging.getLogger("qa.web")
 HERE = Path(__file__).parent
@@ -39,7 +40,7 @@ SECURITY_HEADERS = {
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     """The one JSON error shape: {"error": {"code", "message"}}."""
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -112,7 +113,7 @@ class Guard:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             if started:
                 raise
-            response = error_response(500, "internal", "the server hit an unexpected error; it is logged")
+            response = error_response(500, "internal", UNEXPECTED)
             await response(scope, receive, send_secured)
         finally:
             # One line per request; never the question text at info level.
@@ -195,7 +196,7 @@ def create_app(settings: Settings | None = None, qa: QA | None = None) -> FastAP
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Guard answers unexpected errors itself; this only catches a failure inside Guard.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "the server hit an unexpected error; it is logged")
+        return error_response(500, "internal", UNEXPECTED)
 
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

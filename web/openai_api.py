@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
@@ -26,6 +26,7 @@ from qa import MAX_HISTORY_TURNS, MAX_TURN_CHARS, QA, Settings, Turn
 from qa.errors import BadInput
 from qa.records import Answer, Delta, Event, Final
 from web.routes import ERRORS, errors, get_qa, get_settings, require_key
+from web.schemas import AnswerMode
 from web.sse import event_stream, message
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)], tags=["OpenAI-compatible"])
@@ -53,7 +54,7 @@ class ChatRequest(BaseModel):
     model: str = Field(default=MODEL_ID, description=f"Any name; this server has one model, {MODEL_ID!r}.")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: StrictBool = False
-    mode: Literal["auto", "extractive", "generate"] = Field(
+    mode: AnswerMode = Field(
         default="auto", description="As /ask's `mode` (an extension; send it in the body's extra fields)."
     )
 

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from qa import MAX_HISTORY_TURNS, MAX_PAGE, MAX_TOP_K, MAX_TURN_CHARS
 
+# How an answer may be asked for (qa.config.ANSWER_MODES): /ask's and /v1/chat/completions' `mode`.
+AnswerMode = Literal["auto", "extractive", "generate"]
+
 
 class HistoryTurn(BaseModel):
     """One earlier message of the conversation."""
@@ -44,7 +47,7 @@ class AskRequest(BaseModel):
         default=None, ge=1, le=MAX_TOP_K, description="Passages to retrieve (default QA_TOP_K)."
     )
     filters: FiltersIn | None = Field(default=None, description="Date range and sources to answer from.")
-    mode: Literal["auto", "extractive", "generate"] = Field(
+    mode: AnswerMode = Field(
         default="auto",
         description="'extractive': the articles' own sentences; 'generate': written by the configured LLM "
         "(QA_LLM_URL; 422 without one), each sentence verified against its cited passage; 'auto': "
@@ -125,6 +128,15 @@ class ErrorResponse(BaseModel):
     """The one error shape of every endpoint."""
 
     error: ErrorBody
+
+
+# The message of every unexpected error (a 500, or an `error` event once a stream has started).
+UNEXPECTED = "the server hit an unexpected error; it is logged"
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """An ErrorResponse as sent: {"error": {"code", "message"}}."""
+    return {"error": {"code": code, "message": message}}
 
 
 class Health(BaseModel):

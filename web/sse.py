@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
+from web.schemas import UNEXPECTED, error_body
+
 log = logging.getLogger("qa.web")
 T = TypeVar("T")
 # No caching, and no buffering by a proxy in front (nginx honours X-Accel-Buffering).
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-INTERNAL = {"error": {"code": "internal", "message": "the server hit an unexpected error; it is logged"}}
+INTERNAL = error_body("internal", UNEXPECTED)
 
 
 def message(data: Any, event: str | None = None) -> bytes:

@@ -28,7 +28,7 @@
   // Helpers shared with sources.js, stream.js and library.js (loaded after this file, in that
   // order), which add theirs; library.js sets `filters` to a function returning the filter
   // controls' values. The functions below are hoisted.
-  const NewsQA = { h, icon, describeFailure, filters: null };
+  const NewsQA = { h, icon, describeFailure, readJson, filters: null };
   window.NewsQA = NewsQA;
 
   // ---- DOM helpers ----
@@ -274,6 +274,7 @@
     setBusy(false);
   }
 
+  /** The response's JSON body, or null when it has none. */
   async function readJson(res) {
     try {
       return await res.json();

@@ -10,7 +10,7 @@
   const SEARCH_DELAY_MS = 250;
   const NO_SERVER = "Could not reach the server. Check your connection or that the server is running.";
 
-  const { h, isHttpUrl, origin, articleLink, describeFailure } = window.NewsQA;
+  const { h, isHttpUrl, origin, articleLink, describeFailure, readJson } = window.NewsQA;
   const $ = (id) => document.getElementById(id);
 
   /** One page of GET /documents; throws an Error whose message is meant for people. */
@@ -26,12 +26,7 @@
     } catch (err) {
       throw err && err.name === "AbortError" ? err : new Error(NO_SERVER);
     }
-    let body = null;
-    try {
-      body = await res.json();
-    } catch {
-      body = null;
-    }
+    const body = await readJson(res);
     if (!res.ok) throw new Error(describeFailure(res.status, body));
     if (!body || !Array.isArray(body.entries)) throw new Error("The server sent a reply this page could not read.");
     return body;

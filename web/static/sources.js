@@ -167,5 +167,5 @@
     return h("section", { class: "sources" }, h("h3", {}, heading), h("ol", {}, items));
   }
 
-  Object.assign(NewsQA, { isHttpUrl, dateNode, origin, articleLink, answerParagraph, sourceList });
+  Object.assign(NewsQA, { isHttpUrl, origin, articleLink, answerParagraph, sourceList });
 })();
