@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -166,7 +167,8 @@ class Index:
         return {
             "documents": len(self.documents),
             "chunks": self.n_chunks,
-            "titles": [d.title for d in self.documents.values()][:20],
+            # The first 20 only: /healthz and the chat page ask on every call, at any corpus size.
+            "titles": [d.title for d in islice(self.documents.values(), 20)],
             "model": self.manifest.model,
             "built_at": self.manifest.built_at,
             "generation": self.generation,
