@@ -98,6 +98,12 @@ def test_two_workers_answer_and_each_picks_up_a_rebuild(tmp_path: Path) -> None:
             wait_until_ready(base, proc, 60, err_path.read_text)
             workers = _worker_pids(proc.pid)
             assert len(workers) == 2, err_path.read_text()
+            # Both must be serving before the rebuild: a worker that starts after it loads the new
+            # generation as its first, and never logs a reload of it.
+            deadline = time.monotonic() + 60
+            while err_path.read_text().count("Application startup complete") < 2:
+                assert time.monotonic() < deadline and proc.poll() is None, err_path.read_text()
+                time.sleep(0.1)
             r = httpx.post(f"{base}/ask", json={"question": "What did Sarandos say about Sora?"}, timeout=10)
             assert r.status_code == 200
             extra = tmp_path / "extra.md"
